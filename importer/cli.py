@@ -1,0 +1,519 @@
+"""The `captorra-import` command line: a thin shell over the library.
+
+Each command parses its options into a typed job, calls one library function
+and turns the report into output and an exit code. Library errors become one
+line on stderr and a documented exit code here, in one place; `--debug` shows
+the traceback instead.
+
+Exit codes: 0 all rows posted (or valid, when validating); 1 some rows need a
+person (invalid, rejected, duplicate); 2 usage, input, mapping or journal error
+before anything was sent; 3 some rows failed transiently (a re-run retries
+them); 4 locked out by another run; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from importer.captorra import FIELDS, PRODUCTION_ENDPOINT
+from importer.errors import ExitCode, ImporterError
+from importer.journal import Journal, default_journal_path
+from importer.pipeline import STATUSES, FileReport, ImportJob, RunReport, import_files
+from importer.posting import PostSettings
+
+log = logging.getLogger("captorra_importer")
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every row posted (validate: every row valid); 1 some rows need a person "
+    "(invalid, rejected, duplicate); 2 usage, file, mapping or journal error, nothing sent; "
+    "3 some rows failed transiently, a re-run retries them; 130 interrupted."
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Cli(click.Group):
+    """Turns library errors into one line on stderr and their exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ImporterError as error:
+            if ctx.meta.get("debug"):
+                raise
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(int(error.exit_code))
+
+
+def _set_debug(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta["debug"] = True
+    return value
+
+
+def debug_option(command: F) -> F:
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_debug,
+        is_eager=True,
+        help="Show tracebacks and debug logs.",
+    )(command)
+
+
+def _sheet(value: str | None) -> str | int | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="captorra-importer")
+def cli() -> None:
+    """Load spreadsheets of leads into Captorra intake, safely.
+
+    Start with `validate` to see what would fail, then `run` to send.
+    """
+
+
+def _input_options(command: F) -> F:
+    for option in reversed(
+        [
+            click.argument(
+                "inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
+            ),
+            click.option(
+                "--mapping",
+                "-m",
+                required=True,
+                type=click.Path(path_type=Path),
+                help="The mapping file (YAML) saying which column is which field.",
+            ),
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Results file (.xlsx or .csv); default: <input>.results.xlsx.",
+            ),
+            click.option("--sheet", help="Excel sheet name or 0-based index (default: first)."),
+            click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+            click.option(
+                "--summary-json",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Also write the summary as JSON to this file.",
+            ),
+            debug_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_input_options
+def validate(
+    inputs: tuple[Path, ...],
+    mapping: Path,
+    output: Path | None,
+    sheet: str | None,
+    quiet: bool,
+    summary_json: Path | None,
+) -> None:
+    """Check spreadsheets against Captorra's rules; send nothing.
+
+    Writes a results workbook with a status and the reasons for every row.
+    """
+    _configure_logging(quiet=quiet, payloads=False)
+    job = ImportJob(inputs=inputs, mapping=mapping, output=output, sheet=_sheet(sheet))
+    _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_input_options
+@click.option(
+    "--endpoint",
+    envvar="CAPTORRA_ENDPOINT",
+    show_envvar=True,
+    help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Post to the built-in sandbox in this process; nothing leaves the machine.",
+)
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests in flight at once.",
+)
+@click.option("--rate", type=click.FloatRange(min=0.01), help="At most this many requests/s.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for each answer.",
+)
+@click.option(
+    "--retries",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="Retries of a transient failure (429, 5xx, timeouts).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CAPTORRA_JOURNAL",
+    show_envvar=True,
+    help=f"The journal of what was sent (default: {default_journal_path()}).",
+)
+@click.option("--repost", is_flag=True, help="Send again rows the journal says were posted.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --repost.")
+@click.option("--dry-run", is_flag=True, help="Validate only: exactly `validate`.")
+@click.option(
+    "--log-payloads",
+    is_flag=True,
+    help="Log every request body (contains personal data: for debugging only).",
+)
+def run(
+    inputs: tuple[Path, ...],
+    mapping: Path,
+    output: Path | None,
+    sheet: str | None,
+    quiet: bool,
+    summary_json: Path | None,
+    endpoint: str | None,
+    sandbox: bool,
+    concurrency: int,
+    rate: float | None,
+    timeout: float,
+    retries: int,
+    journal: Path | None,
+    repost: bool,
+    yes: bool,
+    dry_run: bool,
+    log_payloads: bool,
+) -> None:
+    """Validate spreadsheets and post every valid row to Captorra.
+
+    Re-running is safe: the journal remembers what was posted, and those rows are
+    reported `already_posted` instead of being sent again.
+    """
+    if sandbox and endpoint:
+        raise click.UsageError("use --sandbox or --endpoint, not both")
+    _configure_logging(quiet=quiet, payloads=log_payloads)
+    post = None
+    if not dry_run:
+        if repost and not yes:
+            click.confirm(
+                "--repost sends rows that were already posted: Captorra will hold "
+                "them twice. Continue?",
+                abort=True,
+                err=True,
+            )
+        post = PostSettings(
+            endpoint=endpoint or PRODUCTION_ENDPOINT,
+            concurrency=concurrency,
+            rate=rate,
+            timeout=timeout,
+            retries=retries,
+            log_payloads=log_payloads,
+        )
+    job = ImportJob(
+        inputs=inputs,
+        mapping=mapping,
+        output=output,
+        sheet=_sheet(sheet),
+        post=post,
+        sandbox=sandbox,
+        repost=repost,
+        journal=journal or default_journal_path(),
+    )
+    _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--referrer", "referrers", multiple=True, help="Known Referrer GUID (repeat).")
+@click.option("--type", "types", multiple=True, help="Known Type GUID (repeat).")
+@click.option("--latency", default=0.0, type=click.FloatRange(min=0), help="Seconds per answer.")
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of requests answered with a fault.",
+)
+@click.option(
+    "--retry-after",
+    default=1.0,
+    type=click.FloatRange(min=0),
+    help="Retry-After seconds on injected 503s.",
+)
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append each created intake to this JSON-lines file.",
+)
+@click.option("--seed", type=int, help="Seed for reproducible faults.")
+@debug_option
+def sandbox(
+    host: str,
+    port: int,
+    referrers: tuple[str, ...],
+    types: tuple[str, ...],
+    latency: float,
+    fault_rate: float,
+    retry_after: float,
+    record: Path | None,
+    seed: int | None,
+) -> None:
+    """Run a Captorra-compatible API on this machine, for trying imports safely."""
+    from importer import sandbox as sandbox_module
+    from importer.posting import is_loopback
+
+    if not is_loopback(host):
+        click.echo(f"warning: the sandbox listens on {host}, beyond this machine", err=True)
+    config = sandbox_module.SandboxConfig(
+        referrers=frozenset(g.lower() for g in referrers),
+        types=frozenset(g.lower() for g in types),
+        latency=latency,
+        fault_rate=fault_rate,
+        retry_after=retry_after,
+        record=record,
+        seed=seed,
+    )
+    sandbox_module.serve(
+        config,
+        host=host,
+        port=port,
+        on_ready=lambda url: click.echo(
+            f"Captorra sandbox listening; post to: {url}\nStop it with Ctrl-C.", err=False
+        ),
+    )
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CAPTORRA_JOURNAL",
+    show_envvar=True,
+    help="The journal to read.",
+)
+@debug_option
+def history(run_id: str | None, limit: int, journal: Path | None) -> None:
+    """List recent runs from the journal (no personal data), or show one."""
+    path = journal or default_journal_path()
+    if not path.exists():
+        raise click.ClickException(f"no journal at {path} yet: nothing has been run")
+    store = Journal(path)
+    try:
+        records = [store.run(run_id)] if run_id else store.runs(limit=limit)
+    finally:
+        store.close()
+    if run_id and records == [None]:
+        raise click.ClickException(f"no run {run_id} in {path}")
+    table = Table("run", "started (UTC)", "file", "endpoint", "counts", "exit")
+    for record in records:
+        assert record is not None
+        counts = ", ".join(f"{name} {n}" for name, n in record.counts.items())
+        table.add_row(
+            record.run_id,
+            record.started,
+            record.input_name,
+            record.endpoint,
+            counts or ("running or stopped" if record.ended is None else "-"),
+            "" if record.exit_code is None else str(record.exit_code),
+        )
+    Console().print(table)
+
+
+@cli.command()
+def fields() -> None:
+    """List the Captorra fields a mapping can fill."""
+    table = Table("field", "required", "kind", "limit", "meaning")
+    for field in FIELDS:
+        table.add_row(
+            field.name,
+            "yes" if field.required else "",
+            str(field.kind),
+            str(field.max_length or ""),
+            field.description,
+        )
+    Console().print(table)
+
+
+# ---------------------------------------------------------------- running and reporting
+
+
+def _configure_logging(*, quiet: bool, payloads: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    log.handlers[:] = [handler]
+    log.propagate = False
+    interactive = sys.stderr.isatty()
+    level = logging.ERROR if quiet else logging.WARNING if interactive else logging.INFO
+    log.setLevel(logging.DEBUG if payloads else level)
+    if payloads:
+        log.warning("--log-payloads: the log now contains personal data (names, phones, emails)")
+
+
+class _ProgressObserver:
+    """A progress bar on a terminal; a log line every few seconds otherwise."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.counts: dict[str, int] = {}
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.last_line = 0.0
+        self.done = 0
+        self.total: int | None = None
+
+    def file_started(self, path: Path, rows: int | None) -> None:
+        self.counts, self.done, self.total = {}, 0, rows
+        if self.quiet:
+            return
+        if sys.stderr.isatty():
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(path.name, total=rows, counts="")
+        else:
+            log.info("%s: %s rows to import", path.name, rows if rows is not None else "?")
+
+    def rows_done(self, status: str, count: int) -> None:
+        self.counts[status] = self.counts.get(status, 0) + count
+        self.done += count
+        text = ", ".join(f"{name} {n}" for name, n in self.counts.items())
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=count, counts=text)
+        elif not self.quiet and time.monotonic() - self.last_line > 5:
+            self.last_line = time.monotonic()
+            log.info("progress: %d/%s rows (%s)", self.done, self.total or "?", text)
+
+    def file_finished(self, report: FileReport) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if not self.quiet and not sys.stderr.isatty():
+            log.info(
+                "%s: done in %.1fs (%s), exit %d",
+                report.input.name,
+                report.seconds,
+                ", ".join(f"{n} {c}" for n, c in report.counts.items()),
+                report.exit_code,
+            )
+
+
+def _run_job(job: ImportJob, *, quiet: bool) -> RunReport:
+    return import_files(job, observer=_ProgressObserver(quiet=quiet))
+
+
+def _finish(report: RunReport, *, quiet: bool, summary_json: Path | None) -> None:
+    if summary_json is not None:
+        _write_json(summary_json, _summary_document(report))
+    if not quiet:
+        _print_summary(report)
+    for file in report.files:
+        if file.error:
+            click.echo(f"error: {file.error}", err=True)
+    sys.exit(int(report.exit_code))
+
+
+def _summary_document(report: RunReport) -> dict[str, Any]:
+    return {
+        "endpoint": report.endpoint,
+        "exit_code": int(report.exit_code),
+        "files": [
+            {
+                "input": str(file.input),
+                "results": str(file.results) if file.results else None,
+                "counts": {status: file.counts[status] for status in STATUSES},
+                "rows": sum(file.counts.values()),
+                "seconds": round(file.seconds, 3),
+                "exit_code": int(file.exit_code),
+                "error": file.error or None,
+                "stopped": file.stopped or None,
+            }
+            for file in report.files
+        ],
+    }
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _print_summary(report: RunReport) -> None:
+    console = Console()
+    for file in report.files:
+        if file.error:
+            continue
+        rows = sum(file.counts.values())
+        console.print(f"[bold]{file.input}[/bold] -> {report.endpoint}")
+        table = Table()
+        table.add_column("status")
+        table.add_column("rows", justify="right")
+        for status in STATUSES:
+            if file.counts[status]:
+                table.add_row(status, f"{file.counts[status]:,}")
+        table.add_row("total", f"{rows:,}", style="bold")
+        console.print(table)
+        rate = rows / file.seconds if file.seconds else 0.0
+        console.print(f"{file.seconds:.1f}s, {rate:,.0f} rows/s. Results: {file.results}")
+        if file.stopped:
+            console.print(f"[bold]Stopped early:[/bold] {file.stopped}")
+    code = report.exit_code
+    console.print(f"exit code {int(code)}: {_EXPLAINED[code]}")
+
+
+_EXPLAINED = {
+    ExitCode.OK: "all done",
+    ExitCode.NEEDS_A_PERSON: "some rows need a person: see Status and Error in the results",
+    ExitCode.STOPPED: "a file could not be imported: see the error above",
+    ExitCode.RETRY_LATER: "some rows failed for now: re-run the same command to retry them",
+    ExitCode.LOCKED: "another run holds the lock",
+    ExitCode.INTERRUPTED: "interrupted: re-run to send the rest",
+}
+
+
+def main() -> None:
+    cli(prog_name="captorra-import")

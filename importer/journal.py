@@ -1,0 +1,327 @@
+"""The journal: what was sent where, so re-runs never post a lead twice.
+
+A SQLite file (WAL, one short transaction per step). Per lead it keeps a keyed
+hash of the lead key (never names, phones or emails), the endpoint, status,
+IntakeID, attempts and timestamps; per run, when it ran, on which file (name and
+content hash) and with which counts.
+
+The protocol, per lead:
+1. `before_send` claims the key atomically (`BEGIN IMMEDIATE`): a key already
+   posted to this endpoint is not sent again; a key another live run is
+   sending is left to it; a key a dead run was sending when it stopped is sent
+   again, flagged as a possible duplicate;
+2. `attempting` commits "sending" *before* each request leaves;
+3. `answered` commits the outcome as soon as it arrives.
+So a `kill -9` at any instant loses at most the answers of requests in flight,
+and those leads are the only ones that can be repeated, each one flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from importer.errors import JournalError
+from importer.lead_key import key_hash
+from importer.posting import Lead, Outcome
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started TEXT NOT NULL,
+    ended TEXT,
+    input_name TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    mapping TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    counts TEXT,
+    exit_code INTEGER,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leads (
+    endpoint TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    status TEXT NOT NULL,          -- claimed | sending | posted | rejected | failed
+    intake_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    unanswered INTEGER NOT NULL DEFAULT 0,
+    run_id TEXT NOT NULL,
+    source_row INTEGER,
+    first_seen TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    posted_at TEXT,
+    PRIMARY KEY (endpoint, key_hash)
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+"""
+
+
+def default_journal_path() -> Path:
+    override = os.environ.get("CAPTORRA_JOURNAL")
+    if override:
+        return Path(override)
+    return platformdirs.user_state_path("captorra-importer") / "journal.sqlite3"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    started: str
+    ended: str | None
+    input_name: str
+    input_sha256: str
+    mapping: str
+    endpoint: str
+    counts: dict[str, int]
+    exit_code: int | None
+
+
+class Journal:
+    """One open journal file; see the module docstring for the protocol."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives the process being killed; only a
+            # power cut can lose the last commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction():
+                self._create_or_check()
+        except sqlite3.DatabaseError as error:
+            raise JournalError(
+                f"journal {path} cannot be used ({error}); if it is damaged, move it aside and "
+                "re-run (leads it recorded as posted would then be posted again: check first)"
+            ) from None
+        except OSError as error:
+            raise JournalError(f"journal {path} cannot be opened ({error.strerror})") from None
+        self.run_id = ""
+        self.endpoint = ""
+        self.repost = False  # send leads already posted (`--repost`)
+
+    def _create_or_check(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            if tables:
+                raise sqlite3.DatabaseError("it is not a captorra-importer journal")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(
+                "INSERT INTO meta VALUES ('version', ?), ('salt', ?)",
+                (SCHEMA_VERSION, secrets.token_bytes(32)),
+            )
+        meta = dict(self._db.execute("SELECT name, value FROM meta"))
+        if meta.get("version") != SCHEMA_VERSION or not isinstance(meta.get("salt"), bytes):
+            raise sqlite3.DatabaseError("unknown journal version or missing salt")
+        self._salt: bytes = meta["salt"]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise JournalError(
+                f"journal {self.path} cannot be written ({error}); nothing more is sent. "
+                "Free disk space or fix permissions, then re-run"
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ runs
+
+    def start_run(
+        self,
+        *,
+        input_path: Path,
+        input_sha256: str,
+        mapping: Path,
+        endpoint: str,
+        repost: bool = False,
+    ) -> str:
+        self.run_id = uuid.uuid4().hex[:12]
+        self.endpoint = endpoint
+        self.repost = repost
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs (run_id, started, input_name, input_sha256, mapping, endpoint,"
+                " host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.run_id,
+                    _now(),
+                    input_path.name,
+                    input_sha256,
+                    str(mapping),
+                    endpoint,
+                    socket.gethostname(),
+                    os.getpid(),
+                ),
+            )
+        return self.run_id
+
+    def finish_run(self, counts: Mapping[str, int], exit_code: int) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET ended = ?, counts = ?, exit_code = ? WHERE run_id = ?",
+                (_now(), json.dumps(dict(counts)), exit_code, self.run_id),
+            )
+
+    def runs(self, *, limit: int = 20) -> list[RunRecord]:
+        rows = self._db.execute(
+            "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
+            " exit_code FROM runs ORDER BY started DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [_run_record(row) for row in rows]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(
+            "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
+            " exit_code FROM runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return _run_record(row) if row else None
+
+    # ------------------------------------------------------------ leads (the Ledger protocol)
+
+    def hash(self, lead: Lead) -> str:
+        return key_hash(lead.key, self._salt)
+
+    def posted_before(self, lead: Lead) -> Outcome | None:
+        """The earlier post of this lead to this endpoint, if any (read-only)."""
+        row = self._db.execute(
+            "SELECT intake_id, posted_at, run_id FROM leads WHERE endpoint = ? AND key_hash = ?"
+            " AND status = 'posted'",
+            (self.endpoint, self.hash(lead)),
+        ).fetchone()
+        if row is None:
+            return None
+        intake_id, posted_at, run_id = row
+        return Outcome(
+            lead.row,
+            "already_posted",
+            intake_id=intake_id,
+            warnings=[f"posted on {posted_at} (run {run_id}); not sent again"],
+        )
+
+    def before_send(self, lead: Lead) -> Outcome | bool:
+        digest = self.hash(lead)
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT status, intake_id, posted_at, run_id, unanswered FROM leads"
+                " WHERE endpoint = ? AND key_hash = ?",
+                (self.endpoint, digest),
+            ).fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO leads (endpoint, key_hash, status, run_id, source_row,"
+                    " first_seen, updated) VALUES (?, ?, 'claimed', ?, ?, ?, ?)",
+                    (self.endpoint, digest, self.run_id, lead.row, _now(), _now()),
+                )
+                return False
+            status, intake_id, posted_at, run_id, unanswered = row
+            if status == "posted" and not self.repost:
+                return Outcome(
+                    lead.row,
+                    "already_posted",
+                    intake_id=intake_id,
+                    warnings=[f"posted on {posted_at} (run {run_id}); not sent again"],
+                )
+            if status in {"claimed", "sending"} and run_id != self.run_id and self._alive(run_id):
+                return Outcome(
+                    lead.row,
+                    "failed",
+                    error=(f"being sent right now by another run ({run_id}); re-run later"),
+                )
+            # A dead run's "sending" is a request that may have arrived without an answer.
+            unanswered = bool(unanswered) or status == "sending"
+            self._db.execute(
+                "UPDATE leads SET status = 'claimed', run_id = ?, source_row = ?, unanswered = ?,"
+                " updated = ? WHERE endpoint = ? AND key_hash = ?",
+                (self.run_id, lead.row, int(unanswered), _now(), self.endpoint, digest),
+            )
+            return unanswered
+
+    def attempting(self, lead: Lead) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE leads SET status = 'sending', attempts = attempts + 1, updated = ?"
+                " WHERE endpoint = ? AND key_hash = ?",
+                (_now(), self.endpoint, self.hash(lead)),
+            )
+
+    def answered(self, lead: Lead, outcome: Outcome) -> None:
+        now = _now()
+        with self._transaction():
+            self._db.execute(
+                "UPDATE leads SET status = ?, intake_id = ?, unanswered = ?, updated = ?,"
+                " posted_at = CASE WHEN ? = 'posted' THEN ? ELSE posted_at END"
+                " WHERE endpoint = ? AND key_hash = ?",
+                (
+                    outcome.status,
+                    outcome.intake_id or None,
+                    int(outcome.unanswered),
+                    now,
+                    outcome.status,
+                    now,
+                    self.endpoint,
+                    self.hash(lead),
+                ),
+            )
+
+    def _alive(self, run_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT host, pid, ended FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None or row[2] is not None or row[0] != socket.gethostname():
+            # A run on another machine cannot be checked: take it as alive, to be safe.
+            return row is not None and row[2] is None
+        try:
+            os.kill(row[1], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _run_record(row: tuple[object, ...]) -> RunRecord:
+    run_id, started, ended, name, digest, mapping, endpoint, counts, exit_code = row
+    return RunRecord(
+        str(run_id),
+        str(started),
+        None if ended is None else str(ended),
+        str(name),
+        str(digest),
+        str(mapping),
+        str(endpoint),
+        json.loads(str(counts)) if counts else {},
+        None if exit_code is None else int(str(exit_code)),
+    )

@@ -1,0 +1,349 @@
+"""One import, start to finish: read -> map -> validate -> post -> record -> write.
+
+`import_files` is the library entry point behind `validate` and `run`. Each
+input gets its own results workbook with a status for every row; a file that
+cannot be read or does not fit the mapping is reported and the other inputs
+still go ahead. Errors that concern the whole run (the mapping file, the
+journal, the endpoint) raise `ImporterError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import pandas as pd
+
+from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
+from importer.journal import Journal
+from importer.lead_key import DuplicateFinder, key_fields, lead_keys
+from importer.mapping import LoadedMapping, apply_mapping, load_mapping, resolve_headers
+from importer.notes import SEPARATOR, join_nonempty
+from importer.posting import Lead, Outcome, Poster, PostSettings, check_endpoint, make_client
+from importer.reading import Chunk, open_table
+from importer.results import ResultsWriter, default_results_path
+from importer.sandbox import Sandbox
+from importer.validation import validate
+
+log = logging.getLogger("captorra_importer")
+
+STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
+SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
+SANDBOX_LABEL = "sandbox (in-process)"
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """Everything one `validate` or `run` needs; built by the CLI or by code."""
+
+    inputs: tuple[Path, ...]
+    mapping: Path
+    output: Path | None = None
+    sheet: str | int | None = None
+    post: PostSettings | None = None  # None: validate only, nothing is sent
+    sandbox: bool = False  # post to the in-process sandbox
+    journal: Path | None = None
+    repost: bool = False
+
+
+@dataclass
+class FileReport:
+    input: Path
+    results: Path | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    started: datetime = field(default_factory=datetime.now)
+    ended: datetime | None = None
+    error: str = ""  # why the file could not be imported at all
+    stopped: str = ""  # why sending stopped early
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.error:
+            return ExitCode.STOPPED
+        if self.counts["failed"]:
+            return ExitCode.RETRY_LATER
+        if self.counts["invalid"] or self.counts["duplicate"] or self.counts["rejected"]:
+            return ExitCode.NEEDS_A_PERSON
+        return ExitCode.OK
+
+    @property
+    def seconds(self) -> float:
+        return ((self.ended or datetime.now()) - self.started).total_seconds()
+
+
+_SEVERITY = (
+    ExitCode.OK,
+    ExitCode.NEEDS_A_PERSON,
+    ExitCode.RETRY_LATER,
+    ExitCode.STOPPED,
+    ExitCode.INTERRUPTED,
+)
+
+
+def worst(codes: list[ExitCode]) -> ExitCode:
+    """The exit code of several files: 130 > 2 > 3 > 1 > 0."""
+    return max(codes, key=_SEVERITY.index, default=ExitCode.OK)
+
+
+@dataclass
+class RunReport:
+    endpoint: str
+    files: list[FileReport]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return worst([report.exit_code for report in self.files])
+
+
+class Observer(Protocol):
+    """What the CLI (or a web page) is told while an import runs."""
+
+    def file_started(self, path: Path, rows: int | None) -> None: ...
+
+    def rows_done(self, status: str, count: int) -> None: ...
+
+    def file_finished(self, report: FileReport) -> None: ...
+
+
+class _Silent:
+    def file_started(self, path: Path, rows: int | None) -> None:
+        pass
+
+    def rows_done(self, status: str, count: int) -> None:
+        pass
+
+    def file_finished(self, report: FileReport) -> None:
+        pass
+
+
+def import_files(
+    job: ImportJob,
+    *,
+    observer: Observer | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunReport:
+    """Validate (and, with `job.post`, send) every input; see the module docstring."""
+    if job.output is not None and len(job.inputs) > 1:
+        raise UsageError("--output names one results file: use it with one input at a time")
+    loaded = load_mapping(job.mapping, environ=environ)
+    importer = _Importer(job, loaded, observer or _Silent())
+    return asyncio.run(importer.run_all(transport))
+
+
+class _Importer:
+    def __init__(self, job: ImportJob, loaded: LoadedMapping, observer: Observer) -> None:
+        self.job = job
+        self.loaded = loaded
+        self.observer = observer
+        self.endpoint = "validate only"
+        self.poster: Poster | None = None
+        self.journal: Journal | None = None
+        self.interrupted = False
+
+    async def run_all(self, transport: httpx.AsyncBaseTransport | None) -> RunReport:
+        reports: list[FileReport] = []
+        if self.job.post is None:
+            for path in self.job.inputs:
+                reports.append(await self.import_file(path))
+            return RunReport(self.endpoint, reports)
+        settings = self.job.post
+        if self.job.sandbox:
+            transport = Sandbox().transport()
+            settings = PostSettings(**{**settings.__dict__, "endpoint": SANDBOX_ENDPOINT})
+        check_endpoint(settings.endpoint)
+        # The journal keeps posts per endpoint: sandbox posts must never hide real ones.
+        self.endpoint = SANDBOX_LABEL if self.job.sandbox else settings.endpoint
+        self.journal = Journal(self.job.journal) if self.job.journal else None
+        try:
+            async with make_client(settings, transport) as client:
+                self.poster = Poster(
+                    client, settings, ledger=self.journal, on_outcome=self._outcome_seen
+                )
+                with self._stop_on_interrupt():
+                    for path in self.job.inputs:
+                        if self.interrupted:
+                            break
+                        reports.append(await self.import_file(path))
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+        return RunReport(self.endpoint, reports)
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """Ctrl-C stops sending; a second Ctrl-C stops at once."""
+        loop = asyncio.get_running_loop()
+
+        def interrupted() -> None:
+            self.interrupted = True
+            if self.poster is not None:
+                self.poster.stop("interrupted (Ctrl-C); re-run to send")
+            loop.remove_signal_handler(signal.SIGINT)
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, interrupted)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    def _outcome_seen(self, outcome: Outcome) -> None:
+        self.observer.rows_done(outcome.status, 1)
+
+    async def import_file(self, path: Path) -> FileReport:
+        report = FileReport(path)
+        try:
+            await self._import_file(path, report)
+        except ImporterError as error:
+            if self.job.inputs == (path,) or not _concerns_file(error):
+                raise
+            report.error = str(error)
+            log.error("%s", error)
+        report.ended = datetime.now()
+        report.interrupted = self.interrupted
+        self.observer.file_finished(report)
+        return report
+
+    async def _import_file(self, path: Path, report: FileReport) -> None:
+        options = self.loaded.mapping.read.options()
+        if self.job.sheet is not None:
+            options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
+        table = open_table(path, options)
+        for note in table.notes:
+            log.warning("%s", note)
+        headers = resolve_headers(self.loaded, table.columns, path)
+        target = self.job.output or default_results_path(path)
+        if self.journal is not None:
+            self.journal.start_run(
+                input_path=path,
+                input_sha256=_sha256(path),
+                mapping=self.job.mapping,
+                endpoint=self.endpoint,
+                repost=self.job.repost,
+            )
+        self.observer.file_started(path, table.row_count)
+        duplicates = DuplicateFinder()
+        with ResultsWriter(
+            target, input_columns=table.columns, protected=self.job.inputs
+        ) as writer:
+            for chunk in table.chunks:
+                outcome = await self._process(chunk, headers, duplicates)
+                report.counts.update(Counter(outcome["Status"].tolist()))
+                writer.append(pd.concat([chunk.frame, outcome], axis=1))
+            report.ended = datetime.now()
+            if self.poster is not None and self.poster.stopped:
+                report.stopped = self.poster.stopped.text
+            report.results = writer.finish(self._summary(path, report))
+        if self.journal is not None:
+            self.journal.finish_run(report.counts, int(report.exit_code))
+
+    async def _process(
+        self, chunk: Chunk, headers: Mapping[str, str], duplicates: DuplicateFinder
+    ) -> pd.DataFrame:
+        """The outcome columns (Source Row, Status, IntakeID, Error, Warnings) of one chunk."""
+        mapping = self.loaded.mapping
+        mapped = apply_mapping(mapping, chunk.frame, headers)
+        mapped.notes.error(None, chunk.problems)
+        validate(mapping, mapped)
+        index = chunk.frame.index
+        errors, warnings = mapped.notes.errors(), mapped.notes.warnings()
+        status = pd.Series("valid", index=index, dtype="str").where(errors == "", "invalid")
+        keys = lead_keys(mapping, mapped.values)
+        valid = status == "valid"
+        first = duplicates.first_rows(keys[valid])
+        repeated = first[first != first.index]
+        status[repeated.index] = "duplicate"
+        errors[repeated.index] = (
+            "same lead as row "
+            + repeated.astype("str")
+            + f" (same {', '.join(key_fields(mapping))}); not sent"
+        )
+        outcome = pd.DataFrame(
+            {
+                "Source Row": index.to_numpy(),
+                "Status": status,
+                "IntakeID": "",
+                "Error": errors,
+                "Warnings": warnings,
+            },
+            index=index,
+        )
+        for name, count in outcome["Status"].value_counts().items():
+            if name != "valid" or self.poster is None:
+                self.observer.rows_done(str(name), int(count))
+        if self.poster is not None:
+            await self._send(mapped.values, keys, outcome)
+        return outcome.astype({"IntakeID": "str"})
+
+    async def _send(self, values: pd.DataFrame, keys: pd.Series, outcome: pd.DataFrame) -> None:
+        assert self.poster is not None
+        ready = outcome["Status"] == "valid"
+        rows = values.index[ready].tolist()
+        records = values[ready].to_dict("records")
+        leads = [
+            Lead(row, {str(name): text for name, text in record.items() if text}, keys[row])
+            for row, record in zip(rows, records, strict=True)
+        ]
+        results = await self.poster.post_all(leads)
+        if not results:
+            return
+        sent = pd.DataFrame(
+            [
+                (r.status, r.intake_id, r.error, SEPARATOR.join(r.warnings))
+                for r in results.values()
+            ],
+            index=pd.Index(list(results), dtype="int64"),
+            columns=["Status", "IntakeID", "Error", "Warnings"],
+            dtype="str",
+        )
+        sent["Warnings"] = join_nonempty(
+            [outcome.loc[sent.index, "Warnings"], sent["Warnings"]], SEPARATOR
+        )
+        outcome.loc[sent.index, sent.columns] = sent
+
+    def _summary(self, path: Path, report: FileReport) -> dict[str, str | int | float]:
+        ended = report.ended or datetime.now()
+        summary: dict[str, str | int | float] = {
+            status: report.counts[status] for status in STATUSES if report.counts[status]
+        }
+        summary["rows"] = sum(report.counts.values())
+        summary |= {
+            "Input file": str(path),
+            "Mapping file": str(self.job.mapping),
+            "Endpoint": self.endpoint,
+            "Started": report.started.isoformat(sep=" ", timespec="seconds"),
+            "Ended": ended.isoformat(sep=" ", timespec="seconds"),
+            "Duration (s)": round(report.seconds, 2),
+        }
+        if report.stopped:
+            summary["Stopped"] = report.stopped
+        return summary
+
+
+def _concerns_file(error: ImporterError) -> bool:
+    return isinstance(error, InputFileError | MappingError)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
