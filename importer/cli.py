@@ -36,7 +36,7 @@ from rich.progress import (
 from rich.table import Table
 
 from importer.captorra import FIELDS, PRODUCTION_ENDPOINT
-from importer.errors import ExitCode, ImporterError
+from importer.errors import ExitCode, ImporterError, UsageError
 from importer.journal import Journal, default_journal_path
 from importer.pipeline import STATUSES, FileReport, ImportJob, RunReport, import_files
 from importer.posting import PostSettings
@@ -226,13 +226,16 @@ def run(
     _configure_logging(quiet=quiet, payloads=log_payloads)
     post = None
     if not dry_run:
-        if repost and not yes:
-            click.confirm(
-                "--repost sends rows that were already posted: Captorra will hold "
-                "them twice. Continue?",
-                abort=True,
+        if (
+            repost
+            and not yes
+            and not click.confirm(
+                "--repost sends rows that were already posted: Captorra will hold them twice. "
+                "Continue?",
                 err=True,
             )
+        ):
+            raise UsageError("nothing sent: --repost was not confirmed")
         post = PostSettings(
             endpoint=endpoint or PRODUCTION_ENDPOINT,
             concurrency=concurrency,

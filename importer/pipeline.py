@@ -251,6 +251,8 @@ class _Importer:
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text
             report.results = writer.finish(self._summary(path, report))
+        if self.poster is not None and self.poster.journal_error is not None:
+            raise self.poster.journal_error  # after the results: they say what was sent
         if self.journal is not None:
             self.journal.finish_run(report.counts, int(report.exit_code))
 

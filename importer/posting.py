@@ -34,7 +34,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from importer.errors import EndpointError
+from importer.errors import EndpointError, JournalError
 
 log = logging.getLogger("captorra_importer")
 
@@ -192,15 +192,16 @@ def _excerpt(content: bytes) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds or as an HTTP date; None when absent or unreadable."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        if when is None:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (ValueError, TypeError):
             return None
-        seconds = when.timestamp() - time.time()
     return max(0.0, seconds)
 
 
@@ -282,6 +283,7 @@ class Poster:
         self.ledger = ledger
         self.on_outcome = on_outcome
         self.stopped = StopReason()
+        self.journal_error: JournalError | None = None
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(settings.rate)
         self._failures_in_a_row = 0
@@ -311,14 +313,27 @@ class Poster:
     async def _post(self, lead: Lead) -> Outcome:
         unanswered = False
         if self.ledger is not None:
-            decision = self.ledger.before_send(lead)
+            try:
+                decision = self.ledger.before_send(lead)
+            except JournalError as error:
+                self._journal_failed(error)
+                return self._not_sent(lead)
             if isinstance(decision, Outcome):
                 return decision
             unanswered = decision
         outcome = await self._attempts(lead, unanswered)
-        if self.ledger is not None:
-            self.ledger.answered(lead, outcome)
+        if self.ledger is not None and self.journal_error is None:
+            try:
+                self.ledger.answered(lead, outcome)
+            except JournalError as error:
+                self._journal_failed(error)
+                outcome.warnings.append("not recorded in the journal: a re-run may send it again")
         return outcome
+
+    def _journal_failed(self, error: JournalError) -> None:
+        """Nothing may be sent that the journal cannot record: stop, and report it after."""
+        self.journal_error = self.journal_error or error
+        self.stop("the journal cannot be written")
 
     async def _attempts(self, lead: Lead, unanswered: bool) -> Outcome:
         """Send until an answer, a stop, or the retries run out.
@@ -367,7 +382,11 @@ class Poster:
     async def _send_once(self, lead: Lead, body: bytes, attempt: int) -> Answer:
         await self._limiter.wait()
         if self.ledger is not None:
-            self.ledger.attempting(lead)
+            try:
+                self.ledger.attempting(lead)
+            except JournalError as error:
+                self._journal_failed(error)
+                return Answer("transient", error="not sent: the journal cannot be written")
         if self.settings.log_payloads:
             log.debug("row %d attempt %d: sending %s", lead.row, attempt, body.decode())
         try:

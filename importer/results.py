@@ -26,22 +26,24 @@ or `.csv`, and guarantees:
 * **Characters XML cannot hold.** Control characters (except tab and newline),
   CR, U+FFFE and U+FFFF are stored with the OOXML escape `_xHHHH_`, and a
   literal `_xHHHH_` in a value has its underscore escaped as `_x005F_`. Excel
-  decodes these; openpyxl returns the escaped form, which
-  `openpyxl.utils.escape.unescape` turns back into the exact value. xlsxwriter
-  does this escaping itself but gets two cases wrong (a value that looks like
-  its internal rich-string markup, `<r>...</r>`, is written as raw XML, which
-  can corrupt the file; and adjacent escapes such as `_x0041` + `\\x00` decode
-  wrongly), so those values are encoded here instead; see `_fit`.
+  (ECMA-376 ST_Xstring) and python-calamine (our reader) decode these back
+  exactly, except that calamine leaves U+FFFE/U+FFFF escaped; openpyxl returns
+  the stored form, which `openpyxl.utils.escape.unescape` decodes. xlsxwriter
+  escapes on its own but gets two cases wrong (a value shaped like its internal
+  rich-string markup, `<r>...</r>`, goes into the XML raw and can corrupt the
+  file; and escapes next to `_xHHHH`-like text decode wrongly), so values with
+  `_xHHHH` or a leading `<r>` are encoded here instead; see `_fit`.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import count, repeat
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -80,14 +82,16 @@ _STATUS_STYLES: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     }
 )
 
-_WORKBOOK_OPTIONS = {
-    "constant_memory": True,
-    "strings_to_numbers": False,
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    # Only used when a part passes 4 GB, which 1M rows of long text can do.
-    "use_zip64": True,
-}
+_WORKBOOK_OPTIONS: Mapping[str, bool] = MappingProxyType(
+    {
+        "constant_memory": True,
+        "strings_to_numbers": False,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        # Only takes effect when a part passes 4 GB, which 1M rows of long text can.
+        "use_zip64": True,
+    }
+)
 
 # Values xlsxwriter's own escaping gets wrong: any `_xHHHH_`-like text (its escape
 # of the escape does not handle overlaps or a following control character), and
@@ -327,12 +331,12 @@ class _XlsxSink:
                     notes.setdefault(row, []).append(_CUT_NOTE.format(name))
         warnings = values[-1]
         for row in {*notes, *_rare_rows(columns[-1])}:
-            row_notes = notes.get(row, [])
-            warnings[row], cut = _fit(_joined(row_notes, warnings[row]))
+            row_notes, text = notes.get(row, []), warnings[row]
+            warnings[row], cut = _fit(_joined(row_notes, text))
             if cut:
                 # Notes go first so that cutting a long Warnings text never loses them.
                 row_notes = [*row_notes, _CUT_NOTE.format(names[-1])]
-                warnings[row], _ = _fit(_joined(row_notes, warnings[row]))
+                warnings[row], _ = _fit(_joined(row_notes, text))
         return values
 
     def _write_rows(self, values: list[list[str]], sources: list[int]) -> None:
@@ -369,7 +373,7 @@ class _XlsxSink:
             is_number = (
                 isinstance(value, int | float)
                 and not isinstance(value, bool)
-                and np.isfinite(value)
+                and math.isfinite(value)
             )
             if is_number:
                 sheet.write_number(row, 1, value)
@@ -400,7 +404,9 @@ class _CsvSink:
         self._handle.close()
 
     def discard(self) -> None:
-        self._handle.close()
+        # The file is deleted next, so a failing flush (disk full) does not matter.
+        with suppress(OSError):
+            self._handle.close()
 
 
 def _rare_rows(column: pd.Series[str]) -> list[int]:
@@ -420,12 +426,14 @@ def _fit(value: str) -> tuple[str, bool]:
         value = _utf16_cut(value, EXCEL_MAX_CELL)
     while _FRAGILE_RE.search(value):
         encoded = _raw_inline_string(value)
-        excess = _utf16_len(encoded) - EXCEL_MAX_CELL
-        if excess <= 0:
+        encoded_units = _utf16_len(encoded)
+        if encoded_units <= EXCEL_MAX_CELL:
             return encoded, cut
         # xlsxwriter applies the cell limit to this markup too and would cut
         # through it, so the value gives way (a rare extra cut, reported the same).
-        value, cut = _utf16_cut(value, _utf16_len(value) - excess), True
+        units = _utf16_len(value)
+        value = _utf16_cut(value, min(units - 1, units * EXCEL_MAX_CELL // encoded_units))
+        cut = True
     return value, cut
 
 

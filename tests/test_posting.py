@@ -1,0 +1,406 @@
+"""The posting stage against fake HTTP handlers: answers, retries, ambiguity, breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from importer import posting
+from importer.errors import EndpointError
+from importer.posting import (
+    RESENT_WARNING,
+    Answer,
+    Lead,
+    Outcome,
+    Poster,
+    PostSettings,
+    check_endpoint,
+    interpret,
+    make_client,
+)
+
+ENDPOINT = "https://captorra.test/api/captorraapi/create"
+CREATED = {"success": True, "IntakeID": "0b7e2a4c-1111-4222-8333-944455556666"}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def leads(count: int) -> list[Lead]:
+    return [
+        Lead(row, {"First": f"F{row}", "Last": "L"}, f"key{row}") for row in range(2, 2 + count)
+    ]
+
+
+def post(
+    handler: Handler | Callable[[httpx.Request], Any],
+    lead_list: list[Lead],
+    **settings: Any,
+) -> tuple[dict[int, Outcome], Poster]:
+    options = {"endpoint": ENDPOINT, "backoff_base": 0.001, "backoff_cap": 0.01, **settings}
+
+    async def main() -> tuple[dict[int, Outcome], Poster]:
+        transport = httpx.MockTransport(handler)
+        async with make_client(PostSettings(**options), transport) as client:
+            poster = Poster(client, PostSettings(**options), rng=random.Random(1))
+            return await poster.post_all(lead_list), poster
+
+    return asyncio.run(main())
+
+
+def answers(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    """A handler giving these answers in turn (the last one repeats), and its requests."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = responses[min(len(seen), len(responses)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler, seen
+
+
+# ---------------------------------------------------------------- answers
+
+
+@pytest.mark.parametrize("key", ["IntakeID", "IntakeId", "intakeId", "intakeid"])
+def test_success_reads_the_intake_id_whatever_its_case(key: str) -> None:
+    answer = interpret(httpx.Response(200, json={"success": True, key: "abc-1"}))
+    assert answer == Answer("posted", intake_id="abc-1")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "JSON syntax error",
+        "Invalid GUID format.",
+        "Referrer/Type GUID does not exist.",
+        "Please provide the CaptorraId",
+        "Please provide First",
+        "Please provide Last",
+        "Please provide Referrer",
+    ],
+)
+@pytest.mark.parametrize("status", [200, 400, 422])
+def test_documented_errors_are_rejections_verbatim_whatever_the_status(
+    error: str, status: int
+) -> None:
+    answer = interpret(httpx.Response(status, json={"success": False, "error": error}))
+    assert answer == Answer("rejected", error=error)
+
+
+def test_json_answer_wrapped_in_a_json_string_is_unwrapped() -> None:
+    body = json.dumps(json.dumps(CREATED))
+    assert interpret(httpx.Response(200, text=body)).kind == "posted"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ambiguous", "excerpt"),
+    [
+        (
+            502,
+            "<html><body>Bad Gateway</body></html>",
+            True,
+            "'<html><body>Bad Gateway</body></html>'",
+        ),
+        (200, "", True, "(empty body)"),
+        (200, '{"success": true}', True, "'{\"success\": true}'"),
+        (503, "busy", False, "'busy'"),
+        (429, "slow down", False, "'slow down'"),
+        (500, "[1, 2]", True, "'[1, 2]'"),
+    ],
+)
+def test_unreadable_answers_are_transient_with_status_and_excerpt(
+    status: int, body: str, ambiguous: bool, excerpt: str
+) -> None:
+    answer = interpret(httpx.Response(status, text=body))
+    assert answer.kind == "transient"
+    assert answer.ambiguous is ambiguous
+    assert answer.error == f"HTTP {status}: unexpected answer {excerpt}"
+
+
+def test_long_bodies_are_cut_in_the_error() -> None:
+    answer = interpret(httpx.Response(502, text="x" * 5000))
+    assert len(answer.error) < 200
+    assert answer.error.endswith("...'")
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("7", 7.0), ("0", 0.0), ("1.5", 1.5), ("soon", None)]
+)
+def test_retry_after_seconds_are_read(header: str, seconds: float | None) -> None:
+    answer = interpret(httpx.Response(503, headers={"Retry-After": header}))
+    assert answer.retry_after == seconds
+
+
+def test_retry_after_http_date_is_read() -> None:
+    answer = interpret(
+        httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    )
+    assert answer.retry_after == 0.0  # in the past: retry now
+
+
+# ---------------------------------------------------------------- sending
+
+
+def test_body_holds_the_payload_with_json_headers() -> None:
+    handler, seen = answers(httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, [Lead(2, {"First": "José", "Last": "Ñúñez"}, "k")])
+    assert outcomes[2].status == "posted"
+    assert outcomes[2].intake_id == CREATED["IntakeID"]
+    request = seen[0]
+    assert request.method == "POST"
+    assert str(request.url) == ENDPOINT
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Accept"] == "application/json"
+    assert json.loads(request.content) == {"First": "José", "Last": "Ñúñez"}
+
+
+def test_rejections_are_never_retried() -> None:
+    handler, seen = answers(
+        httpx.Response(400, json={"success": False, "error": "Please provide Last"})
+    )
+    outcomes, _ = post(handler, leads(1))
+    assert (outcomes[2].status, outcomes[2].error, outcomes[2].attempts) == (
+        "rejected",
+        "Please provide Last",
+        1,
+    )
+    assert len(seen) == 1
+
+
+def test_unavailable_is_retried_without_a_duplicate_warning() -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "0"}, text="busy")
+    handler, seen = answers(busy, busy, httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, leads(1))
+    assert outcomes[2].status == "posted"
+    assert outcomes[2].attempts == 3
+    assert outcomes[2].warnings == []
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        httpx.Response(500, text="<html>oops</html>"),
+        httpx.Response(502, text="<html>gateway</html>"),
+        httpx.Response(504, text="<html>timeout</html>"),
+        httpx.ReadTimeout("timed out"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+    ids=["500", "502", "504", "read-timeout", "dropped"],
+)
+def test_a_resend_after_an_unanswered_attempt_is_flagged(first: httpx.Response | Exception) -> None:
+    handler, _ = answers(first, httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, leads(1))
+    assert outcomes[2].status == "posted"
+    assert outcomes[2].warnings == [RESENT_WARNING]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("no route")],
+    ids=["refused", "connect-timeout"],
+)
+def test_a_resend_after_a_request_that_never_left_is_not_flagged(first: Exception) -> None:
+    handler, _ = answers(first, httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, leads(1))
+    assert outcomes[2].status == "posted"
+    assert outcomes[2].warnings == []
+
+
+def test_retries_exhausted_fail_the_row_with_the_last_error() -> None:
+    handler, seen = answers(httpx.Response(503, text="down"))
+    outcomes, _ = post(handler, leads(1), retries=3)
+    outcome = outcomes[2]
+    assert outcome.status == "failed"
+    assert outcome.error == "HTTP 503: unexpected answer 'down'"
+    assert outcome.attempts == 4
+    assert outcome.unanswered is False
+    assert len(seen) == 4
+
+
+def test_unanswered_then_failed_says_captorra_may_hold_it() -> None:
+    handler, _ = answers(httpx.ReadTimeout("timed out"), httpx.Response(503, text="down"))
+    outcomes, _ = post(handler, leads(1), retries=1)
+    outcome = outcomes[2]
+    assert outcome.status == "failed"
+    assert outcome.unanswered is True
+    assert outcome.warnings == [RESENT_WARNING]
+
+
+def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+    handler, _ = answers(
+        httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=CREATED)
+    )
+    outcomes, _ = post(handler, leads(1))
+    assert outcomes[2].status == "posted"
+    assert len(delays) == 1
+    assert 7.0 <= delays[0] <= 7.1
+
+
+def test_backoff_grows_exponentially_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+    handler, _ = answers(httpx.Response(503))
+    post(handler, leads(1), retries=4, backoff_base=1.0, backoff_cap=100.0)
+    assert len(delays) == 4
+    for retry, delay in enumerate(delays, start=1):
+        assert 0 <= delay <= 2**retry
+
+
+def test_circuit_breaker_stops_sending_and_says_why() -> None:
+    handler, seen = answers(httpx.Response(503, text="down"))
+    outcomes, poster = post(handler, leads(10), concurrency=1, retries=2, breaker_after=5)
+    assert len(seen) == 5
+    assert poster.stopped.text == "endpoint unavailable (5 failures in a row)"
+    statuses = [outcome.status for outcome in outcomes.values()]
+    assert statuses == ["failed"] * 10
+    not_sent = [o for o in outcomes.values() if o.attempts == 0]
+    assert len(not_sent) == 8
+    assert {o.error for o in not_sent} == {"not sent: endpoint unavailable (5 failures in a row)"}
+
+
+def test_an_answer_resets_the_breaker() -> None:
+    count = 0
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        return httpx.Response(503) if count % 3 else httpx.Response(200, json=CREATED)
+
+    outcomes, poster = post(flaky, leads(12), concurrency=1, retries=5, breaker_after=3)
+    assert not poster.stopped
+    assert {o.status for o in outcomes.values()} == {"posted"}
+
+
+def test_requests_really_run_in_parallel_up_to_the_concurrency() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return httpx.Response(200, json=CREATED)
+
+    outcomes, _ = post(slow, leads(40), concurrency=6)
+    assert len(outcomes) == 40
+    assert peak == 6
+
+
+def test_stop_lets_requests_in_flight_finish_and_starts_no_more() -> None:
+    started: list[int] = []
+    poster_box: list[Poster] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        started.append(1)
+        if len(started) == 3:
+            poster_box[0].stop("interrupted (Ctrl-C); re-run to send")
+        await asyncio.sleep(0.01)
+        return httpx.Response(200, json=CREATED)
+
+    async def main() -> dict[int, Outcome]:
+        settings = PostSettings(endpoint=ENDPOINT, concurrency=3)
+        async with make_client(settings, httpx.MockTransport(handler)) as client:
+            poster = Poster(client, settings)
+            poster_box.append(poster)
+            return await poster.post_all(leads(10))
+
+    outcomes = asyncio.run(main())
+    assert len(started) == 3
+    assert [o.status for o in outcomes.values()].count("posted") == 3
+    skipped = [o for o in outcomes.values() if o.status == "failed"]
+    assert len(skipped) == 7
+    assert {o.error for o in skipped} == {"not sent: interrupted (Ctrl-C); re-run to send"}
+
+
+def test_rate_limiter_spaces_request_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    delays: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(posting.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(posting.asyncio, "sleep", fake_sleep)
+    limiter = posting.RateLimiter(4.0)
+
+    async def main() -> None:
+        for _ in range(5):
+            await limiter.wait()
+
+    asyncio.run(main())
+    assert delays == pytest.approx([0.25, 0.25, 0.25, 0.25])
+
+
+# ---------------------------------------------------------------- endpoint and TLS
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://captorra.test/api/captorraapi/create",
+        "http://127.0.0.1:8765/api/captorraapi/create",
+        "http://127.9.9.9/x",
+        "http://localhost:1234/x",
+        "http://[::1]:8765/x",
+        "http://sandbox.localhost/x",
+    ],
+)
+def test_https_or_loopback_endpoints_are_accepted(url: str) -> None:
+    assert check_endpoint(url) == url
+
+
+@pytest.mark.parametrize(
+    "host", ["captorra.test", "10.0.0.5", "192.168.1.10", "localhost.evil.test", "[2001:db8::1]"]
+)
+def test_plain_http_to_another_machine_is_refused(host: str) -> None:
+    with pytest.raises(EndpointError) as raised:
+        check_endpoint(f"http://{host}/api")
+    assert str(raised.value) == (
+        f"endpoint http://{host}/api uses plain http to another machine; leads are personal "
+        "data, so use https (plain http is allowed only to 127.0.0.1/localhost)"
+    )
+
+
+@pytest.mark.parametrize("url", ["ftp://captorra.test/x", "captorra.test/x", "https://"])
+def test_non_http_endpoints_are_refused(url: str) -> None:
+    with pytest.raises(EndpointError, match="is not an http"):
+        check_endpoint(url)
+
+
+def test_the_real_transport_verifies_tls() -> None:
+    async def main() -> None:
+        async with make_client(PostSettings(endpoint=ENDPOINT)) as client:
+            transport = client._transport
+            context = transport.ssl_context  # type: ignore[attr-defined]
+            assert context.verify_mode == ssl.CERT_REQUIRED
+            assert context.check_hostname is True
+
+    asyncio.run(main())
