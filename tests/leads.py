@@ -6,6 +6,8 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+import openpyxl
+
 CAPTORRA_ID = "123456"
 REFERRER = "123e4567-e89b-12d3-a456-426655440000"
 AUTO_TYPE = "6f1c2a3b-0000-4000-8000-000000000001"
@@ -53,3 +55,23 @@ def write_csv(
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def read_sheet(path: Path, sheet: str = "Results") -> list[dict[str, str | int | None]]:
+    """The rows of a results workbook sheet as dicts keyed by the header."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = list(workbook[sheet].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]  # type: ignore[arg-type]
+
+
+def read_summary(path: Path) -> dict[str, object]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {
+            str(label): value for label, value in workbook["Summary"].iter_rows(values_only=True)
+        }
+    finally:
+        workbook.close()

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
@@ -14,24 +13,21 @@ from importer.cli import cli
 from importer.pipeline import ImportJob, import_files
 from importer.posting import PostSettings
 from importer.sandbox import SANDBOX_PATH, Sandbox
-from tests.leads import AUTO_TYPE, CAPTORRA_ID, REFERRER, lead_rows, write_csv
+from tests.leads import (
+    AUTO_TYPE,
+    CAPTORRA_ID,
+    REFERRER,
+    lead_rows,
+    read_sheet,
+    read_summary,
+    write_csv,
+)
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def invoke(*args: str | Path, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, [str(arg) for arg in args], input=input)
-
-
-def results(path: Path) -> list[dict[str, str | int | None]]:
-    sheet = openpyxl.load_workbook(path, read_only=True)["Results"]
-    rows = list(sheet.iter_rows(values_only=True))
-    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]  # type: ignore[arg-type]
-
-
-def summary(path: Path) -> dict[str, object]:
-    sheet = openpyxl.load_workbook(path, read_only=True)["Summary"]
-    return {str(label): value for label, value in sheet.iter_rows(values_only=True)}
 
 
 @pytest.fixture
@@ -56,11 +52,11 @@ def test_validate_all_valid_exits_0_and_writes_results_beside_the_input(
     result = invoke("validate", leads, "--mapping", mapping_file)
     assert result.exit_code == 0, result.output
     workbook = leads.with_name("leads.results.xlsx")
-    rows = results(workbook)
+    rows = read_sheet(workbook)
     assert [row["Status"] for row in rows] == ["valid"] * 5
     assert [row["Source Row"] for row in rows] == [2, 3, 4, 5, 6]
     assert rows[0]["Phone"] == "(215) 555-0001"  # the input as read
-    assert summary(workbook)["Endpoint"] == "validate only"
+    assert read_summary(workbook)["Endpoint"] == "validate only"
     assert "exit code 0: all done" in result.output
 
 
@@ -70,7 +66,7 @@ def test_validate_reports_every_problem_of_a_row_and_duplicates(
     out = tmp_path / "out.xlsx"
     result = invoke("validate", messy, "--mapping", mapping_file, "--output", out)
     assert result.exit_code == 1
-    rows = results(out)
+    rows = read_sheet(out)
     assert [row["Status"] for row in rows] == ["valid", "invalid", "valid", "valid", "duplicate"]
     assert rows[1]["Error"] == (
         'First: required; State: "Xyz" is not a US state or territory; '
@@ -124,14 +120,14 @@ def test_run_posts_to_the_sandbox_then_a_rerun_sends_nothing(
     out = tmp_path / "out.xlsx"
     first = invoke("run", leads, "-m", mapping_file, "--sandbox", "--journal", journal, "-o", out)
     assert first.exit_code == 0, first.output
-    posted = results(out)
+    posted = read_sheet(out)
     assert [row["Status"] for row in posted] == ["posted"] * 5
     assert all(GUID.fullmatch(str(row["IntakeID"])) for row in posted)
-    assert summary(out)["Endpoint"] == "sandbox (in-process)"
+    assert read_summary(out)["Endpoint"] == "sandbox (in-process)"
 
     again = invoke("run", leads, "-m", mapping_file, "--sandbox", "--journal", journal, "-o", out)
     assert again.exit_code == 0
-    rerun = results(out)
+    rerun = read_sheet(out)
     assert [row["Status"] for row in rerun] == ["already_posted"] * 5
     assert [row["IntakeID"] for row in rerun] == [row["IntakeID"] for row in posted]
     assert all(str(row["Warnings"]).startswith("posted on ") for row in rerun)
@@ -143,9 +139,13 @@ def test_run_with_invalid_and_duplicate_rows_exits_1(
     out = tmp_path / "out.xlsx"
     result = invoke("run", messy, "-m", mapping_file, "--sandbox", "-o", out)
     assert result.exit_code == 1
-    assert [row["Status"] for row in results(out)] == [
-        "posted", "invalid", "posted", "posted", "duplicate",
-    ]  # fmt: skip
+    assert [row["Status"] for row in read_sheet(out)] == [
+        "posted",
+        "invalid",
+        "posted",
+        "posted",
+        "duplicate",
+    ]
 
 
 def test_dry_run_is_validate_and_opens_no_journal(
@@ -154,7 +154,7 @@ def test_dry_run_is_validate_and_opens_no_journal(
     journal = tmp_path / "journal.sqlite3"
     result = invoke("run", leads, "-m", mapping_file, "--dry-run", "--journal", journal)
     assert result.exit_code == 0
-    assert {row["Status"] for row in results(leads.with_name("leads.results.xlsx"))} == {"valid"}
+    assert {row["Status"] for row in read_sheet(leads.with_name("leads.results.xlsx"))} == {"valid"}
     assert not journal.exists()
 
 
@@ -169,9 +169,9 @@ def test_repost_with_yes_sends_again(leads: Path, mapping_file: Path, tmp_path: 
     out = tmp_path / "out.xlsx"
     args = ("run", leads, "-m", mapping_file, "--sandbox", "--journal", journal, "-o", out)
     invoke(*args)
-    first = [row["IntakeID"] for row in results(out)]
+    first = [row["IntakeID"] for row in read_sheet(out)]
     assert invoke(*args, "--repost", "--yes").exit_code == 0
-    second = results(out)
+    second = read_sheet(out)
     assert [row["Status"] for row in second] == ["posted"] * 5
     assert not {row["IntakeID"] for row in second} & set(first)
 
@@ -180,9 +180,15 @@ def test_plain_http_to_another_host_is_refused_before_anything_is_sent(
     leads: Path, mapping_file: Path, tmp_path: Path
 ) -> None:
     result = invoke(
-        "run", leads, "-m", mapping_file, "--endpoint", "http://10.9.8.7/api/captorraapi/create",
-        "--journal", tmp_path / "j.sqlite3",
-    )  # fmt: skip
+        "run",
+        leads,
+        "-m",
+        mapping_file,
+        "--endpoint",
+        "http://10.9.8.7/api/captorraapi/create",
+        "--journal",
+        tmp_path / "j.sqlite3",
+    )
     assert result.exit_code == 2
     assert result.output == (
         "error: endpoint http://10.9.8.7/api/captorraapi/create uses plain http to another "
@@ -272,7 +278,7 @@ def test_one_bad_input_does_not_stop_the_others(
     result = invoke("validate", leads, missing, "-m", mapping_file)
     assert result.exit_code == 2
     assert f"error: {missing}: file not found; check the path" in result.output
-    assert {row["Status"] for row in results(leads.with_name("leads.results.xlsx"))} == {"valid"}
+    assert {row["Status"] for row in read_sheet(leads.with_name("leads.results.xlsx"))} == {"valid"}
 
 
 def test_output_with_several_inputs_is_refused(
@@ -297,15 +303,23 @@ def test_the_library_posts_exactly_the_mapped_non_empty_fields(
 ) -> None:
     sandbox = Sandbox()
     job = ImportJob(
-        inputs=(leads,), mapping=mapping_file, output=tmp_path / "o.xlsx",
+        inputs=(leads,),
+        mapping=mapping_file,
+        output=tmp_path / "o.xlsx",
         post=PostSettings(endpoint=f"http://127.0.0.1:9{SANDBOX_PATH}"),
-    )  # fmt: skip
+    )
     report = import_files(job, transport=sandbox.transport())
     assert report.exit_code == 0
     payloads = [payload for _, payload in sandbox.intakes]
     assert {payload["Type"] for payload in payloads} == {AUTO_TYPE}
     assert payloads[0] == {
-        "CaptorraId": CAPTORRA_ID, "Referrer": REFERRER, "First": "First1", "Last": "Last1",
-        "Primary": "2155550001", "Email": "lead1@mail.example", "State": "PA",
-        "Type": AUTO_TYPE, "ID": "L00001",
-    }  # fmt: skip
+        "CaptorraId": CAPTORRA_ID,
+        "Referrer": REFERRER,
+        "First": "First1",
+        "Last": "Last1",
+        "Primary": "2155550001",
+        "Email": "lead1@mail.example",
+        "State": "PA",
+        "Type": AUTO_TYPE,
+        "ID": "L00001",
+    }

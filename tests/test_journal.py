@@ -20,9 +20,12 @@ LEAD = Lead(7, {"First": "Ada", "Last": "Lovelace"}, "CaptorraId=1\x1fID=lead-42
 def started(path: Path, *, endpoint: str = ENDPOINT, repost: bool = False) -> Journal:
     journal = Journal(path)
     journal.start_run(
-        input_path=Path("leads.csv"), input_sha256="0" * 64, mapping=Path("m.yaml"),
-        endpoint=endpoint, repost=repost,
-    )  # fmt: skip
+        input_path=Path("leads.csv"),
+        input_sha256="0" * 64,
+        mapping=Path("m.yaml"),
+        endpoint=endpoint,
+        repost=repost,
+    )
     return journal
 
 
