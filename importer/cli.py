@@ -353,7 +353,7 @@ def history(run_id: str | None, limit: int, journal: Path | None) -> None:
             counts or ("running or stopped" if record.ended is None else "-"),
             "" if record.exit_code is None else str(record.exit_code),
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command()
@@ -368,7 +368,7 @@ def fields() -> None:
             str(field.max_length or ""),
             field.description,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 # ---------------------------------------------------------------- running and reporting
@@ -486,7 +486,7 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def _print_summary(report: RunReport) -> None:
-    console = Console()
+    console = _console()
     for file in report.files:
         if file.error:
             continue
@@ -516,6 +516,11 @@ _EXPLAINED = {
     ExitCode.LOCKED: "another run holds the lock",
     ExitCode.INTERRUPTED: "interrupted: re-run to send the rest",
 }
+
+
+def _console() -> Console:
+    """stdout; wide enough not to wrap run ids and paths when it is a pipe or a log file."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def main() -> None:

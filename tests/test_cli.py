@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,8 +236,9 @@ def test_a_mapping_error_names_file_line_and_key(leads: Path, tmp_path: Path) ->
     result = invoke("validate", leads, "-m", mapping)
     assert result.exit_code == 2
     assert result.output == (
-        f"error: {mapping}, line 7, fields.Primary.transform.0: unknown transform; choose one "
-        "of upper, lower, title, digits, phone, email, state, zip, first_name, last_name, guid\n"
+        f"error: {mapping}, line 7, fields.Primary.transform.0: unknown transform 'phonee'; "
+        "did you mean phone? choose one of upper, lower, title, digits, phone, email, state, "
+        "zip, first_name, last_name, guid\n"
     )
 
 
@@ -323,3 +327,73 @@ def test_the_library_posts_exactly_the_mapped_non_empty_fields(
         "Type": AUTO_TYPE,
         "ID": "L00001",
     }
+
+
+# ---------------------------------------------------------------- journal and history
+
+
+def test_a_corrupt_journal_stops_the_run_before_sending(
+    leads: Path, mapping_file: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    journal.write_bytes(b"garbage" * 200)
+    result = invoke("run", leads, "-m", mapping_file, "--sandbox", "--journal", journal)
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: journal {journal} cannot be used (file is not a database); if it is damaged, "
+        "move it aside and re-run (leads it recorded as posted would then be posted again: "
+        "check first)\n"
+    )
+    assert not leads.with_name("leads.results.xlsx").exists()
+    assert journal.read_bytes() == b"garbage" * 200
+
+
+def test_history_lists_runs_without_personal_data(
+    leads: Path, mapping_file: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    invoke("run", leads, "-m", mapping_file, "--sandbox", "--journal", journal)
+    result = CliRunner().invoke(cli, ["history", "--journal", str(journal)], terminal_width=200)
+    assert result.exit_code == 0
+    assert "leads.csv" in result.output
+    assert "posted 5" in result.output
+    assert "sandbox (in-process)" in result.output
+    assert "First1" not in result.output
+    run_id = result.output.split("\n")[3].split()[1]
+    one = CliRunner().invoke(cli, ["history", run_id, "--journal", str(journal)])
+    assert one.exit_code == 0
+    assert run_id in one.output
+
+
+def test_history_without_a_journal_says_so(tmp_path: Path) -> None:
+    result = invoke("history", "--journal", tmp_path / "none.sqlite3")
+    assert result.exit_code == 1
+    assert f"no journal at {tmp_path / 'none.sqlite3'} yet: nothing has been run" in result.output
+
+
+def test_the_sandbox_command_serves_until_ctrl_c(
+    leads: Path, mapping_file: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "record.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--port", "0", "--record", str(record)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        url = first.removeprefix("Captorra sandbox listening; post to: ").strip()
+        assert url.startswith("http://127.0.0.1:")
+        out = tmp_path / "out.xlsx"
+        result = invoke("run", leads, "-m", mapping_file, "--endpoint", url, "-o", out)
+        assert result.exit_code == 0, result.output
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+    intakes = [json.loads(line) for line in record.read_text().splitlines()]
+    assert sorted(intake["IntakeID"] for intake in intakes) == sorted(
+        str(row["IntakeID"]) for row in read_sheet(out)
+    )
