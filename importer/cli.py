@@ -63,6 +63,9 @@ class _Cli(click.Group):
                 raise
             click.echo(f"error: {error}", err=True)
             ctx.exit(int(error.exit_code))
+        except KeyboardInterrupt:  # a second Ctrl-C: stop at once
+            click.echo("error: interrupted before the results were written", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
 
 
 def _set_debug(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
