@@ -53,10 +53,13 @@ class RowNotes:
             messages = pd.Series(messages, index=self.index, dtype="str")
         if where is not None:
             messages = messages.where(where, "")
-        prefix = f"{field}: " if field else ""
-        prefixed = (prefix + messages).where(messages != "", "")
+        messages = messages.reindex(self.index, fill_value="").fillna("")
+        prefixed = messages
+        if field:
+            # Most rows have nothing to say: prefix only the ones that do.
+            said = messages != ""
+            prefixed = messages.mask(said, f"{field}: " + messages[said])
         rank = _ORDER.get(field, -1) if field else -1
-        prefixed = prefixed.reindex(self.index, fill_value="")
         into.append((rank, len(into), prefixed))
         return prefixed
 
@@ -81,8 +84,13 @@ def join_nonempty(parts: Sequence[pd.Series], separator: str) -> pd.Series:
     """Join columns row by row, skipping empty cells (no doubled separators)."""
     joined = parts[0]
     for part in parts[1:]:
-        between = pd.Series(separator, index=part.index, dtype="str").where(
-            (joined != "") & (part != ""), ""
-        )
-        joined = joined + between + part
+        both = (joined != "") & (part != "")
+        if both.sum() * 4 > len(both):  # mostly full (Details): whole columns at once
+            between = pd.Series(separator, index=part.index, dtype="str").where(both, "")
+            joined = joined + between + part
+            continue
+        # Mostly empty (notes of rows): concatenate only the rows that have two texts.
+        joined = joined.mask(joined == "", part)
+        if both.any():
+            joined = joined.mask(both, joined[both] + separator + part[both])
     return joined

@@ -17,15 +17,16 @@ import pandera.pandas as pa
 
 from importer.captorra import FIELDS_BY_NAME, GUID_PATTERN, TRUNCATED_BY_DEFAULT, Kind
 from importer.mapping import Mapped, Mapping
-from importer.transforms import US_PHONE
+from importer.transforms import SPACE_CHARS, US_PHONE_PATTERN, US_ZIP_PATTERN
 
+# ASCII classes, not \d or \s: pandas then runs the checks in pyarrow (see transforms),
+# and Captorra's digits are 0-9, not any script's.
 _KIND_PATTERNS = {
-    Kind.DIGITS: r"\d+",
+    Kind.DIGITS: r"[0-9]+",
     Kind.GUID: GUID_PATTERN.pattern,
     Kind.STATE: r"[A-Za-z]{2}",
 }
-_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
-_US_ZIP = r"\d{5}(?:-\d{4})?"
+_EMAIL = f"[^@{SPACE_CHARS}]+@[^@{SPACE_CHARS}]+\\.[^@{SPACE_CHARS}.]{{2,}}"
 
 # How each failed check reads to a person, given the failing values.
 _MESSAGES: dict[str, Callable[[pd.Series, int | None], pd.Series]] = {
@@ -82,10 +83,16 @@ def validate(mapping: Mapping, mapped: Mapped) -> None:
 
 def _note_failures(cases: pd.DataFrame, mapped: Mapped) -> None:
     cases = cases[cases["index"].notna()]
+    # A value the mapping already explained (an unknown state, a lookup miss) needs no
+    # second message; taken before this loop adds its own, so that every failing check
+    # of a row is still reported.
+    explained = {
+        str(column): mapped.notes.rows_with_errors(str(column))
+        for column in cases["column"].unique()
+    }
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
         rows = pd.Index(group["index"].astype("int64").unique())
-        # A value the mapping already explained (an unknown state) needs no second message.
-        rows = rows.difference(mapped.notes.rows_with_errors(str(column)))
+        rows = rows.difference(explained[str(column)])
         values = mapped.values.loc[rows, str(column)]
         message = _MESSAGES[str(check)](values, FIELDS_BY_NAME[str(column)].max_length)
         mapped.notes.error(str(column), message.reindex(mapped.values.index, fill_value=""))
@@ -94,14 +101,14 @@ def _note_failures(cases: pd.DataFrame, mapped: Mapped) -> None:
 def _note_doubts(mapped: Mapped) -> None:
     values = mapped.values
     doubts = {
-        "Primary": (US_PHONE.pattern, "not a 10-digit US phone number; sent as written"),
-        "Secondary": (US_PHONE.pattern, "not a 10-digit US phone number; sent as written"),
+        "Primary": (US_PHONE_PATTERN, "not a 10-digit US phone number; sent as written"),
+        "Secondary": (US_PHONE_PATTERN, "not a 10-digit US phone number; sent as written"),
         "Email": (_EMAIL, "does not look like an email address; sent as written"),
-        "Zip": (_US_ZIP, "not a US ZIP code; sent as written"),
+        "Zip": (US_ZIP_PATTERN, "not a US ZIP code; sent as written"),
     }
     for name, (pattern, message) in doubts.items():
         if name in values:
             column = values[name]
-            odd = (column != "") & ~column.str.fullmatch(pattern, case=False)
+            odd = (column != "") & ~column.str.fullmatch(pattern)
             if odd.any():
                 mapped.notes.warning(name, message, where=odd)
