@@ -35,6 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from importer.batch import BatchJob, JsonLines, run_batch, summary_document
 from importer.captorra import FIELDS, PRODUCTION_ENDPOINT
 from importer.errors import ExitCode, ImporterError, UsageError
 from importer.journal import Journal, default_journal_path
@@ -107,9 +108,14 @@ def _input_options(command: F) -> F:
             click.option(
                 "--mapping",
                 "-m",
-                required=True,
                 type=click.Path(path_type=Path),
                 help="The mapping file (YAML) saying which column is which field.",
+            ),
+            click.option(
+                "--mappings-dir",
+                type=click.Path(path_type=Path, file_okay=False),
+                help="Instead of --mapping: a folder of vendor profiles; each input gets the "
+                "one whose `match:` rule fits it.",
             ),
             click.option(
                 "--output",
@@ -135,7 +141,8 @@ def _input_options(command: F) -> F:
 @_input_options
 def validate(
     inputs: tuple[Path, ...],
-    mapping: Path,
+    mapping: Path | None,
+    mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
     quiet: bool,
@@ -146,63 +153,83 @@ def validate(
     Writes a results workbook with a status and the reasons for every row.
     """
     _configure_logging(quiet=quiet, payloads=False)
-    job = ImportJob(inputs=inputs, mapping=mapping, output=output, sheet=_sheet(sheet))
+    job = ImportJob(
+        inputs=inputs,
+        mapping=mapping,
+        mappings_dir=mappings_dir,
+        output=output,
+        sheet=_sheet(sheet),
+    )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
+
+
+def _posting_options(command: F) -> F:
+    """The options of every command that sends: where, how fast, how patiently."""
+    for option in reversed(
+        [
+            click.option(
+                "--endpoint",
+                envvar="CAPTORRA_ENDPOINT",
+                show_envvar=True,
+                help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
+            ),
+            click.option(
+                "--sandbox",
+                is_flag=True,
+                help="Post to the built-in sandbox in this process; nothing leaves the machine.",
+            ),
+            click.option(
+                "--concurrency",
+                default=8,
+                show_default=True,
+                type=click.IntRange(1, 256),
+                help="Requests in flight at once.",
+            ),
+            click.option(
+                "--rate", type=click.FloatRange(min=0.01), help="At most this many requests/s."
+            ),
+            click.option(
+                "--timeout",
+                default=30.0,
+                show_default=True,
+                type=click.FloatRange(min=0.1),
+                help="Seconds to wait for each answer.",
+            ),
+            click.option(
+                "--retries",
+                default=5,
+                show_default=True,
+                type=click.IntRange(0, 20),
+                help="Retries of a transient failure (429, 5xx, timeouts).",
+            ),
+            click.option(
+                "--journal",
+                type=click.Path(path_type=Path, dir_okay=False),
+                envvar="CAPTORRA_JOURNAL",
+                show_envvar=True,
+                help=f"The journal of what was sent (default: {default_journal_path()}).",
+            ),
+            click.option(
+                "--log-payloads",
+                is_flag=True,
+                help="Log every request body (contains personal data: for debugging only).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @_input_options
-@click.option(
-    "--endpoint",
-    envvar="CAPTORRA_ENDPOINT",
-    show_envvar=True,
-    help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
-)
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Post to the built-in sandbox in this process; nothing leaves the machine.",
-)
-@click.option(
-    "--concurrency",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Requests in flight at once.",
-)
-@click.option("--rate", type=click.FloatRange(min=0.01), help="At most this many requests/s.")
-@click.option(
-    "--timeout",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0.1),
-    help="Seconds to wait for each answer.",
-)
-@click.option(
-    "--retries",
-    default=5,
-    show_default=True,
-    type=click.IntRange(0, 20),
-    help="Retries of a transient failure (429, 5xx, timeouts).",
-)
-@click.option(
-    "--journal",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CAPTORRA_JOURNAL",
-    show_envvar=True,
-    help=f"The journal of what was sent (default: {default_journal_path()}).",
-)
 @click.option("--repost", is_flag=True, help="Send again rows the journal says were posted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --repost.")
 @click.option("--dry-run", is_flag=True, help="Validate only: exactly `validate`.")
-@click.option(
-    "--log-payloads",
-    is_flag=True,
-    help="Log every request body (contains personal data: for debugging only).",
-)
+@_posting_options
 def run(
     inputs: tuple[Path, ...],
-    mapping: Path,
+    mapping: Path | None,
+    mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
     quiet: bool,
@@ -250,6 +277,7 @@ def run(
     job = ImportJob(
         inputs=inputs,
         mapping=mapping,
+        mappings_dir=mappings_dir,
         output=output,
         sheet=_sheet(sheet),
         post=post,
@@ -258,6 +286,104 @@ def run(
         journal=journal or default_journal_path(),
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
+
+
+@cli.command(epilog=EXIT_CODES_HELP + " 4 another batch run holds the inbox.")
+@click.argument("inbox", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--mappings-dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of vendor profiles: mappings with a `match:` rule.",
+)
+@click.option(
+    "--archive",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where imported files go, by date (default: INBOX/archive).",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where results workbooks go (default: INBOX/results).",
+)
+@click.option(
+    "--settle-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Leave files modified more recently than this for the next run (still being copied).",
+)
+@click.option(
+    "--log-file", type=click.Path(path_type=Path, dir_okay=False), help="Also log to this file."
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write what became of every file as JSON.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Log nothing but errors.")
+@_posting_options
+@debug_option
+def batch(
+    inbox: Path,
+    mappings_dir: Path,
+    archive: Path | None,
+    results_dir: Path | None,
+    settle_seconds: float,
+    log_file: Path | None,
+    log_format: str,
+    summary_json: Path | None,
+    quiet: bool,
+    endpoint: str | None,
+    sandbox: bool,
+    concurrency: int,
+    rate: float | None,
+    timeout: float,
+    retries: int,
+    journal: Path | None,
+    log_payloads: bool,
+) -> None:
+    """Import every spreadsheet dropped in INBOX, unattended (the nightly job).
+
+    Each file is imported with the profile that matches it, then moved: to the
+    archive when done, to INBOX/rejected (with a .error.txt) when it cannot be
+    imported. Files with rows that failed for now stay, and the next run retries
+    them. Overlapping runs are safe: the second one exits 4.
+    """
+    if sandbox and endpoint:
+        raise click.UsageError("use --sandbox or --endpoint, not both")
+    _configure_logging(
+        quiet=quiet,
+        payloads=log_payloads,
+        always_info=True,
+        log_file=log_file,
+        json_lines=log_format == "json",
+    )
+    job = BatchJob(
+        inbox=inbox,
+        mappings_dir=mappings_dir,
+        post=PostSettings(
+            endpoint=endpoint or PRODUCTION_ENDPOINT,
+            concurrency=concurrency,
+            rate=rate,
+            timeout=timeout,
+            retries=retries,
+            log_payloads=log_payloads,
+        ),
+        journal=journal or default_journal_path(),
+        archive=archive,
+        results=results_dir,
+        sandbox=sandbox,
+        settle_seconds=settle_seconds,
+    )
+    report = run_batch(job)
+    if summary_json is not None:
+        _write_json(summary_json, summary_document(report))
+    sys.exit(int(report.exit_code))
 
 
 @cli.command()
@@ -377,14 +503,30 @@ def fields() -> None:
 # ---------------------------------------------------------------- running and reporting
 
 
-def _configure_logging(*, quiet: bool, payloads: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+def _configure_logging(
+    *,
+    quiet: bool,
+    payloads: bool,
+    always_info: bool = False,
+    log_file: Path | None = None,
+    json_lines: bool = False,
+) -> None:
+    """Log to stderr (and a file): progress lines when unattended, never personal data."""
+    formatter = (
+        JsonLines()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
-    log.handlers[:] = [handler]
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    for old in log.handlers:
+        old.close()
+    log.handlers[:] = handlers
     log.propagate = False
-    interactive = sys.stderr.isatty()
+    interactive = sys.stderr.isatty() and not always_info
     level = logging.ERROR if quiet else logging.WARNING if interactive else logging.INFO
     log.setLevel(logging.DEBUG if payloads else level)
     if payloads:

@@ -15,7 +15,8 @@ import hashlib
 import logging
 import signal
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +28,16 @@ import pandas as pd
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
 from importer.journal import Journal
 from importer.lead_key import DuplicateFinder, key_fields, lead_keys
-from importer.mapping import LoadedMapping, apply_mapping, load_mapping, resolve_headers
+from importer.mapping import (
+    LoadedMapping,
+    Mapping,
+    apply_mapping,
+    load_mapping,
+    resolve_headers,
+)
 from importer.notes import SEPARATOR, join_nonempty
 from importer.posting import Lead, Outcome, Poster, PostSettings, check_endpoint, make_client
+from importer.profiles import choose_profile, load_profiles
 from importer.reading import Chunk, open_table
 from importer.results import ResultsWriter, default_results_path
 from importer.sandbox import Sandbox
@@ -47,7 +55,8 @@ class ImportJob:
     """Everything one `validate` or `run` needs; built by the CLI or by code."""
 
     inputs: tuple[Path, ...]
-    mapping: Path
+    mapping: Path | None = None  # one mapping for every input...
+    mappings_dir: Path | None = None  # ...or, per input, the profile that matches it
     output: Path | None = None
     sheet: str | int | None = None
     post: PostSettings | None = None  # None: validate only, nothing is sent
@@ -63,6 +72,7 @@ class FileReport:
     counts: Counter[str] = field(default_factory=Counter)
     started: datetime = field(default_factory=datetime.now)
     ended: datetime | None = None
+    mapping: Path | None = None
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
     interrupted: bool = False
@@ -134,20 +144,28 @@ def import_files(
     *,
     observer: Observer | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: MappingABC[str, str] | None = None,
 ) -> RunReport:
     """Validate (and, with `job.post`, send) every input; see the module docstring."""
     if job.output is not None and len(job.inputs) > 1:
         raise UsageError("--output names one results file: use it with one input at a time")
-    loaded = load_mapping(job.mapping, environ=environ)
-    importer = _Importer(job, loaded, observer or _Silent())
+    if (job.mapping is None) == (job.mappings_dir is None):
+        raise UsageError(
+            "give either a mapping file (--mapping) or a folder of profiles (--mappings-dir)"
+        )
+    if job.mapping is not None:
+        profiles = [load_mapping(job.mapping, environ=environ)]
+    else:
+        assert job.mappings_dir is not None
+        profiles = load_profiles(job.mappings_dir, environ=environ)
+    importer = _Importer(job, profiles, observer or _Silent())
     return asyncio.run(importer.run_all(transport))
 
 
 class _Importer:
-    def __init__(self, job: ImportJob, loaded: LoadedMapping, observer: Observer) -> None:
+    def __init__(self, job: ImportJob, profiles: list[LoadedMapping], observer: Observer) -> None:
         self.job = job
-        self.loaded = loaded
+        self.profiles = profiles
         self.observer = observer
         self.endpoint = "validate only"
         self.poster: Poster | None = None
@@ -221,20 +239,27 @@ class _Importer:
         self.observer.file_finished(report)
         return report
 
+    def _mapping_for(self, path: Path) -> LoadedMapping:
+        if self.job.mappings_dir is None:
+            return self.profiles[0]
+        return choose_profile(path, self.profiles)
+
     async def _import_file(self, path: Path, report: FileReport) -> None:
-        options = self.loaded.mapping.read.options()
+        loaded = self._mapping_for(path)
+        report.mapping = loaded.path
+        options = loaded.mapping.read.options()
         if self.job.sheet is not None:
             options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)
-        headers = resolve_headers(self.loaded, table.columns, path)
+        headers = resolve_headers(loaded, table.columns, path)
         target = self.job.output or default_results_path(path)
         if self.journal is not None:
             self.journal.start_run(
                 input_path=path,
                 input_sha256=_sha256(path),
-                mapping=self.job.mapping,
+                mapping=loaded.path,
                 endpoint=self.endpoint,
                 repost=self.job.repost,
             )
@@ -244,7 +269,7 @@ class _Importer:
             target, input_columns=table.columns, protected=self.job.inputs
         ) as writer:
             for chunk in table.chunks:
-                outcome = await self._process(chunk, headers, duplicates)
+                outcome = await self._process(loaded.mapping, chunk, headers, duplicates)
                 report.counts.update(Counter(outcome["Status"].tolist()))
                 writer.append(pd.concat([chunk.frame, outcome], axis=1))
             report.ended = datetime.now()
@@ -257,10 +282,13 @@ class _Importer:
             self.journal.finish_run(report.counts, int(report.exit_code))
 
     async def _process(
-        self, chunk: Chunk, headers: Mapping[str, str], duplicates: DuplicateFinder
+        self,
+        mapping: Mapping,
+        chunk: Chunk,
+        headers: MappingABC[str, str],
+        duplicates: DuplicateFinder,
     ) -> pd.DataFrame:
         """The outcome columns (Source Row, Status, IntakeID, Error, Warnings) of one chunk."""
-        mapping = self.loaded.mapping
         mapped = apply_mapping(mapping, chunk.frame, headers)
         mapped.notes.error(None, chunk.problems)
         validate(mapping, mapped)
@@ -328,7 +356,7 @@ class _Importer:
         summary["rows"] = sum(report.counts.values())
         summary |= {
             "Input file": str(path),
-            "Mapping file": str(self.job.mapping),
+            "Mapping file": str(report.mapping),
             "Endpoint": self.endpoint,
             "Started": report.started.isoformat(sep=" ", timespec="seconds"),
             "Ended": ended.isoformat(sep=" ", timespec="seconds"),

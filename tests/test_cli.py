@@ -236,7 +236,7 @@ def test_a_mapping_error_names_file_line_and_key(leads: Path, tmp_path: Path) ->
     result = invoke("validate", leads, "-m", mapping)
     assert result.exit_code == 2
     assert result.output == (
-        f"error: {mapping}, line 7, fields.Primary.transform.0: unknown transform 'phonee'; "
+        f"error: {mapping}, line 7, fields.Primary.transform: unknown transform 'phonee'; "
         "did you mean phone? choose one of upper, lower, title, digits, phone, email, state, "
         "zip, first_name, last_name, guid\n"
     )

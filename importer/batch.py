@@ -1,0 +1,317 @@
+"""Unattended imports of a drop folder: the nightly job.
+
+`run_batch` imports every spreadsheet in an inbox, oldest first, each with the
+mapping profile that matches it, and then tidies the inbox so the next run
+knows what is left:
+
+- imported (every row posted, or needing a person)  -> `archive/YYYY-MM-DD/`,
+  its results workbook -> `results/`;
+- cannot be imported (unreadable, no or several profiles, mapping errors)
+  -> `rejected/`, with `<name>.error.txt` saying why and what to do;
+- some rows failed transiently, or the run was interrupted -> left in the
+  inbox, so the next run retries them (the journal keeps posted rows from
+  being sent twice);
+- modified in the last `settle_seconds` (still being copied) -> left for the
+  next run.
+
+A lock file in the inbox makes overlapping runs safe: the second exits at once
+with `LockedError` (exit 4), naming the holder. The operating system releases
+the lock when its holder dies, so a stale lock is simply taken over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import httpx
+
+from importer.errors import ExitCode, InputFileError, LockedError, MappingError
+from importer.mapping import LoadedMapping
+from importer.pipeline import FileReport, ImportJob, Observer, import_files, worst
+from importer.posting import PostSettings
+from importer.profiles import choose_profile, load_profiles
+from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
+
+log = logging.getLogger("captorra_importer")
+
+LOCK_NAME = ".captorra-import.lock"
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    inbox: Path
+    mappings_dir: Path
+    post: PostSettings
+    journal: Path
+    archive: Path | None = None  # default: INBOX/archive
+    results: Path | None = None  # default: INBOX/results
+    sandbox: bool = False
+    settle_seconds: float = 60.0
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive or self.inbox / "archive"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.results or self.inbox / "results"
+
+    @property
+    def rejected_dir(self) -> Path:
+        return self.inbox / "rejected"
+
+
+@dataclass
+class BatchFile:
+    """What became of one file of the inbox."""
+
+    name: str
+    outcome: str  # archived | rejected | retry | waiting
+    exit_code: ExitCode
+    counts: dict[str, int] = field(default_factory=dict)
+    results: Path | None = None
+    moved_to: Path | None = None
+    error: str = ""
+
+
+@dataclass
+class BatchReport:
+    inbox: Path
+    started: datetime
+    files: list[BatchFile] = field(default_factory=list)
+    ended: datetime | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return worst([file.exit_code for file in self.files])
+
+
+def run_batch(
+    job: BatchJob,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    environ: Mapping[str, str] | None = None,
+    observer: Observer | None = None,
+) -> BatchReport:
+    """Import what is in the inbox; see the module docstring."""
+    if not job.inbox.is_dir():
+        raise InputFileError(f"{job.inbox}: inbox folder not found; check the path")
+    report = BatchReport(job.inbox, datetime.now())
+    with inbox_lock(job.inbox):
+        profiles = load_profiles(job.mappings_dir, environ=environ)
+        for path, waiting in _candidates(job):
+            if waiting:
+                report.files.append(BatchFile(path.name, "waiting", ExitCode.OK))
+                log.info("%s: still being written; left for the next run", path.name)
+                continue
+            done = _import_one(job, path, profiles, transport, environ, observer)
+            report.files.append(done)
+            _log_file(done)
+            if done.exit_code is ExitCode.INTERRUPTED:
+                break
+    report.ended = datetime.now()
+    _log_run(report)
+    return report
+
+
+# ---------------------------------------------------------------- the lock
+
+
+@contextmanager
+def inbox_lock(inbox: Path) -> Iterator[None]:
+    """Hold the inbox's lock file, or raise `LockedError` naming who holds it."""
+    path = inbox / LOCK_NAME
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise LockedError(
+                f"{inbox}: another import is running ({holder}); this run does nothing"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        started = datetime.now().isoformat(timespec="seconds")
+        os.pwrite(descriptor, f"pid {os.getpid()}, started {started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+# ---------------------------------------------------------------- the files
+
+
+def _candidates(job: BatchJob) -> list[tuple[Path, bool]]:
+    """Spreadsheets in the inbox, oldest first, each with whether it is still being written."""
+    suffixes = CSV_SUFFIXES | WORKBOOK_SUFFIXES
+    files = [
+        path
+        for path in job.inbox.iterdir()
+        if path.is_file()
+        and not path.name.startswith((".", "~$"))
+        and path.suffix.lower() in suffixes
+    ]
+    stats = {path: path.stat() for path in files}
+    now = time.time()
+    ordered = sorted(files, key=lambda path: (stats[path].st_mtime, path.name))
+    return [(path, now - stats[path].st_mtime < job.settle_seconds) for path in ordered]
+
+
+def _import_one(
+    job: BatchJob,
+    path: Path,
+    profiles: list[LoadedMapping],
+    transport: httpx.AsyncBaseTransport | None,
+    environ: Mapping[str, str] | None,
+    observer: Observer | None,
+) -> BatchFile:
+    try:
+        profile = choose_profile(path, profiles).path
+        output = _free_name(job.results_dir, f"{path.stem}.results.xlsx")
+        imported = import_files(
+            ImportJob(
+                inputs=(path,),
+                mapping=profile,
+                output=output,
+                post=job.post,
+                sandbox=job.sandbox,
+                journal=job.journal,
+            ),
+            transport=transport,
+            environ=environ,
+            observer=observer,
+        ).files[0]
+    except (InputFileError, MappingError) as error:
+        return _reject(job, path, str(error))
+    return _file_done(job, path, imported)
+
+
+def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
+    done = BatchFile(
+        path.name, "retry", imported.exit_code, dict(imported.counts), imported.results
+    )
+    if imported.exit_code in {ExitCode.OK, ExitCode.NEEDS_A_PERSON}:
+        done.outcome = "archived"
+        done.moved_to = _move(path, job.archive_dir / date.today().isoformat())
+    return done
+
+
+def _reject(job: BatchJob, path: Path, error: str) -> BatchFile:
+    moved = _move(path, job.rejected_dir)
+    moved.with_name(f"{moved.name}.error.txt").write_text(
+        f"{path.name} was not imported:\n\n{error}\n\n"
+        "Fix the file or the mapping profiles, then move the file back into the inbox.\n",
+        encoding="utf-8",
+    )
+    return BatchFile(path.name, "rejected", ExitCode.STOPPED, moved_to=moved, error=error)
+
+
+def _move(path: Path, folder: Path) -> Path:
+    target = _free_name(folder, path.name)
+    shutil.move(path, target)
+    return target
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """`name` in `folder`, or `stem (2).ext`, ... : an existing file is never overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    candidate = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if name.endswith(".results.xlsx"):
+        stem, suffix = name.removesuffix(".results.xlsx"), ".results.xlsx"
+    number = 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate = folder / f"{stem} ({number}){suffix}"
+        number += 1
+    return candidate
+
+
+# ---------------------------------------------------------------- logging
+
+
+def _log_file(done: BatchFile) -> None:
+    counts = ", ".join(f"{status} {n}" for status, n in done.counts.items())
+    message = f"{done.name}: {done.outcome}, exit {int(done.exit_code)}"
+    log.info(
+        "%s%s%s",
+        message,
+        f" ({counts})" if counts else "",
+        f": {done.error}" if done.error else "",
+        extra={
+            "event": "file",
+            "file": done.name,
+            "outcome": done.outcome,
+            "exit_code": int(done.exit_code),
+            "counts": done.counts,
+            "error": done.error or None,
+        },
+    )
+
+
+def _log_run(report: BatchReport) -> None:
+    totals: dict[str, int] = {}
+    for file in report.files:
+        for status, count in file.counts.items():
+            totals[status] = totals.get(status, 0) + count
+    seconds = ((report.ended or datetime.now()) - report.started).total_seconds()
+    log.info(
+        "batch %s: %d files, %s, %.1fs, exit %d",
+        report.inbox,
+        len(report.files),
+        ", ".join(f"{status} {n}" for status, n in totals.items()) or "no rows",
+        seconds,
+        int(report.exit_code),
+        extra={
+            "event": "run",
+            "files": len(report.files),
+            "counts": totals,
+            "seconds": round(seconds, 3),
+            "exit_code": int(report.exit_code),
+        },
+    )
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log record: for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created).isoformat(timespec="seconds"),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        for key in ("event", "file", "outcome", "exit_code", "counts", "error", "files", "seconds"):
+            if hasattr(record, key):
+                document[key] = getattr(record, key)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def summary_document(report: BatchReport) -> dict[str, object]:
+    return {
+        "inbox": str(report.inbox),
+        "started": report.started.isoformat(timespec="seconds"),
+        "ended": report.ended.isoformat(timespec="seconds") if report.ended else None,
+        "exit_code": int(report.exit_code),
+        "files": [
+            {
+                "file": file.name,
+                "outcome": file.outcome,
+                "exit_code": int(file.exit_code),
+                "counts": file.counts,
+                "results": str(file.results) if file.results else None,
+                "moved_to": str(file.moved_to) if file.moved_to else None,
+                "error": file.error or None,
+            }
+            for file in report.files
+        ],
+    }
