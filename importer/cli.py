@@ -35,10 +35,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from importer.assistant import preview_mapping, propose_mapping, write_mapping
 from importer.batch import BatchJob, JsonLines, run_batch, summary_document
 from importer.captorra import FIELDS, PRODUCTION_ENDPOINT
 from importer.errors import ExitCode, ImporterError, UsageError
 from importer.journal import Journal, default_journal_path
+from importer.mapping import json_schema, load_mapping
 from importer.pipeline import STATUSES, FileReport, ImportJob, RunReport, import_files
 from importer.posting import PostSettings
 
@@ -483,6 +485,83 @@ def history(run_id: str | None, limit: int, journal: Path | None) -> None:
             "" if record.exit_code is None else str(record.exit_code),
         )
     _console().print(table)
+
+
+@cli.command("init-mapping")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the mapping (default: mappings/<input name>.yaml).",
+)
+@click.option("--sheet", help="Excel sheet name or 0-based index (default: first).")
+@click.option("--force", is_flag=True, help="Overwrite an existing mapping file.")
+@debug_option
+def init_mapping(input_path: Path, output: Path | None, sheet: str | None, force: bool) -> None:
+    """Propose a commented mapping for a spreadsheet, from its headers and values.
+
+    Every decision is explained in a comment; open the file, check the lines
+    marked REVIEW, set CAPTORRA_ID and CAPTORRA_REFERRER, and run `validate`.
+    """
+    target = output or Path("mappings") / f"{input_path.stem}.yaml"
+    proposal = propose_mapping(input_path, sheet=_sheet(sheet))
+    write_mapping(target, proposal.text, overwrite=force)
+    review = [decision for decision in proposal.decisions if decision.review]
+    click.echo(f"Wrote {target}: {len(proposal.decisions)} decisions, {len(review)} to review.")
+    for decision in review:
+        click.echo(f"  {decision.reason}")
+    click.echo(f"Next: captorra-import check-mapping {target} {input_path}")
+
+
+@cli.command("check-mapping")
+@click.argument("mapping", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option("--rows", default=10, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--sheet", help="Excel sheet name or 0-based index (default: first).")
+@debug_option
+def check_mapping(mapping: Path, input_path: Path | None, rows: int, sheet: str | None) -> None:
+    """Check a mapping file, and show the first rows of INPUT as they would be sent."""
+    loaded = load_mapping(mapping)
+    if input_path is None:
+        click.echo(f"{mapping}: a valid mapping of {len(loaded.mapping.fields)} fields.")
+        return
+    preview = preview_mapping(loaded, input_path, rows=rows, sheet=_sheet(sheet))
+    console = _console()
+    console.print(f"{mapping} fits {input_path.name}.")
+    if preview.unused_columns:
+        unused = ", ".join(repr(name) for name in preview.unused_columns)
+        console.print(f"Columns not sent: {unused}")
+    for row in preview.rows:
+        table = Table(
+            title=f"row {row.source_row}: {row.status}",
+            title_justify="left",
+            show_header=False,
+            box=None,
+            padding=(0, 2),
+        )
+        table.add_column(style="bold")
+        table.add_column(max_width=100, overflow="ellipsis", no_wrap=True)
+        for name, value in row.payload.items():
+            table.add_row(name, " / ".join(value.splitlines()))
+        for label, text in (("error", row.error), ("warnings", row.warnings)):
+            if text:
+                table.add_row(label, text, style="red" if label == "error" else "yellow")
+        console.print(table)
+        console.print()
+
+
+@cli.command("mapping-schema")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False))
+def mapping_schema(output: Path | None) -> None:
+    """Print the JSON Schema of mapping files, for editors that validate YAML as you type."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_mapping(output, text, overwrite=True)
 
 
 @cli.command()

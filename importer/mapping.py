@@ -25,7 +25,7 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -656,3 +656,27 @@ def _limit(name: str, spec: FieldSpec, values: pd.Series, notes: RowNotes) -> pd
     cut = lengths[long].map("{:,}".format).astype("str") + f" characters cut to {limit:,}"
     notes.warning(name, cut.reindex(values.index, fill_value=""))
     return values.where(~long, values.str.slice(0, limit))
+
+
+# ---------------------------------------------------------------- the JSON Schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The mapping file's JSON Schema, for editors (`# yaml-language-server: $schema=...`)."""
+    schema = Mapping.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "captorra-importer mapping file (version 1)"
+    # What the validators accept beyond the model's own types: a bare header for a
+    # field, one transform name for a list, a number for a text value.
+    fields = schema["properties"]["fields"]
+    fields["propertyNames"] = {"enum": list(FIELD_NAMES)}
+    fields["additionalProperties"] = {
+        "anyOf": [
+            {"type": "string", "description": "a column header"},
+            fields["additionalProperties"],
+        ]
+    }
+    spec = schema["$defs"]["FieldSpec"]["properties"]
+    spec["transform"] = {"anyOf": [spec["transform"]["items"], spec["transform"]]}
+    spec["value"]["anyOf"].insert(0, {"type": "number"})
+    return schema

@@ -397,3 +397,67 @@ def test_the_sandbox_command_serves_until_ctrl_c(
     assert sorted(intake["IntakeID"] for intake in intakes) == sorted(
         str(row["IntakeID"]) for row in read_sheet(out)
     )
+
+
+# ---------------------------------------------------------------- the mapping assistant
+
+
+def test_init_mapping_writes_a_file_that_validates_as_it_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPTORRA_REFERRER", REFERRER)
+    monkeypatch.chdir(tmp_path)
+    leads = write_csv(tmp_path / "vendor.csv", lead_rows(6))
+    result = invoke("init-mapping", leads)
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "mappings" / "vendor.yaml"
+    assert result.output.startswith(f"Wrote {Path('mappings') / 'vendor.yaml'}: ")
+    assert (tmp_path / "mappings" / "schema.json").exists()
+    validated = invoke("validate", leads, "-m", written, "-o", tmp_path / "out.xlsx")
+    assert validated.exit_code == 0, validated.output
+    rows = read_sheet(tmp_path / "out.xlsx")
+    assert {row["Status"] for row in rows} == {"valid"}
+
+
+def test_init_mapping_never_overwrites_without_force(tmp_path: Path) -> None:
+    leads = write_csv(tmp_path / "vendor.csv", lead_rows(2))
+    target = tmp_path / "mine.yaml"
+    target.write_text("precious")
+    result = invoke("init-mapping", leads, "-o", target)
+    assert result.exit_code == 2
+    assert (
+        result.output == f"error: {target} exists already; choose another --output or add --force\n"
+    )
+    assert target.read_text() == "precious"
+    assert invoke("init-mapping", leads, "-o", target, "--force").exit_code == 0
+    assert target.read_text().startswith("# yaml-language-server: $schema=schema.json")
+
+
+def test_check_mapping_shows_rows_as_they_would_be_sent(messy: Path, mapping_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["check-mapping", str(mapping_file), str(messy), "--rows", "2"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{mapping_file} fits messy.csv." in result.output
+    assert "row 2: valid" in result.output
+    assert "row 3: invalid" in result.output
+    assert "2155550001" in result.output  # the phone as it would be sent
+    assert "First: required" in result.output
+
+
+def test_check_mapping_alone_checks_the_file(mapping_file: Path, tmp_path: Path) -> None:
+    assert invoke("check-mapping", mapping_file).output == (
+        f"{mapping_file}: a valid mapping of 9 fields.\n"
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nfields: [\n")
+    result = invoke("check-mapping", broken)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {broken}, line ")
+    assert "not valid YAML" in result.output
+
+
+def test_mapping_schema_prints_the_schema() -> None:
+    result = invoke("mapping-schema")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["title"] == "captorra-importer mapping file (version 1)"
