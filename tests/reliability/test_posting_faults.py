@@ -52,9 +52,14 @@ def assert_repeats_flagged(rows: list[dict[str, str | int | None]], counts: Coun
             assert RESENT_WARNING in str(row["Warnings"]), row
 
 
-def test_faults_still_post_every_lead_and_flag_every_repeat(mapping: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "count", [200, pytest.param(2000, marks=pytest.mark.slow)], ids=["200-rows", "2000-rows"]
+)
+def test_faults_still_post_every_lead_and_flag_every_repeat(
+    mapping: Path, tmp_path: Path, count: int
+) -> None:
     config = SandboxConfig(fault_rate=0.2, retry_after=0.05, slow_seconds=2.0, seed=7)
-    leads = write_csv(tmp_path / "leads.csv", lead_rows(200))
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(count))
     out = tmp_path / "out.xlsx"
     with running_server(config) as (url, sandbox):
         settings = PostSettings(
