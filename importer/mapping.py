@@ -568,8 +568,19 @@ def apply_mapping(mapping: Mapping, frame: pd.DataFrame, headers: MappingABC[str
 def _field_values(
     name: str, spec: FieldSpec, frame: pd.DataFrame, headers: MappingABC[str, str], notes: RowNotes
 ) -> pd.Series:
-    values = _tidy(name, spec, _source(spec, frame, headers).str.strip(), notes)
-    return _limit(name, spec, values, notes)
+    values = _without_control_characters(_source(spec, frame, headers)).str.strip()
+    return _limit(name, spec, _tidy(name, spec, values, notes), notes)
+
+
+# C0 controls but tab, newline and carriage return: never part of a lead's data (a NUL
+# from a broken export is not a name), and some systems choke on them.
+_CONTROL_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _without_control_characters(values: pd.Series) -> pd.Series:
+    if not values.str.contains(_CONTROL_CHARACTERS, regex=True).any():
+        return values
+    return values.str.replace(_CONTROL_CHARACTERS, "", regex=True)
 
 
 def _tidy(name: str, spec: FieldSpec, values: pd.Series, notes: RowNotes) -> pd.Series:

@@ -18,6 +18,7 @@ from importer.mapping import (
     FieldSpec,
     LoadedMapping,
     Mapped,
+    Mapping,
     apply_mapping,
     load_mapping,
     loose_header,
@@ -533,3 +534,26 @@ EVERYTHING = load_mapping(DATA / "everything.yaml", environ={})
 def test_the_property_mapping_uses_every_transform() -> None:
     used = {name for spec in EVERYTHING.mapping.fields.values() for name in spec.transform}
     assert used == set(TRANSFORMS)
+
+
+def test_control_characters_are_no_part_of_a_value() -> None:
+    loaded = Mapping.model_validate(
+        {
+            "version": 1,
+            "fields": {
+                "CaptorraId": {"value": "1"},
+                "First": "A",
+                "Last": "B",
+                "Referrer": {"value": "123e4567-e89b-12d3-a456-426655440000"},
+                "Details": "C",
+            },
+        }
+    )
+    frame = pd.DataFrame(
+        {"A": ["An\x00n", "\x00"], "B": ["Lee\x1b", "Ray"], "C": ["line 1\r\nline\t2\x07", ""]},
+        dtype="str",
+    )
+    values = apply_mapping(loaded, frame, {"A": "A", "B": "B", "C": "C"}).values
+    assert values["First"].tolist() == ["Ann", ""]
+    assert values["Last"].tolist() == ["Lee", "Ray"]
+    assert values["Details"].tolist() == ["line 1\r\nline\t2", ""]
