@@ -590,6 +590,8 @@ def _tidy(name: str, spec: FieldSpec, values: pd.Series, notes: RowNotes) -> pd.
         values = result.values
         if result.errors is not None:
             notes.error(name, result.errors)
+        if result.warnings is not None:
+            notes.warning(name, result.warnings)
     if spec.lookup is not None:
         values = _look_up(name, spec.lookup, values, notes)
     if spec.default is not None:

@@ -24,6 +24,8 @@ class Transformed(NamedTuple):
     values: pd.Series
     # Per row, why the value cannot be used ("" when it can); None when nothing failed.
     errors: pd.Series | None = None
+    # Per row, a doubt worth a person's look; the value is still used.
+    warnings: pd.Series | None = None
 
 
 Transform = Callable[[pd.Series], Transformed]
@@ -98,10 +100,18 @@ def email(values: pd.Series) -> Transformed:
 
 _SEPARATORS = r"(?:[.\-]|" + SPACE + ")*"
 US_PHONE_PATTERN = (
-    r"^(?:\+?1" + _SEPARATORS + r")?\(?([0-9]{3})\)?" + _SEPARATORS + r"([0-9]{3})"
-    + _SEPARATORS + r"([0-9]{4})(?:" + SPACE + r"*(?i:x|ext\.?|extension|#)" + SPACE
+    r"^(?:\+?1"
+    + _SEPARATORS
+    + r")?\(?([0-9]{3})\)?"
+    + _SEPARATORS
+    + r"([0-9]{3})"
+    + _SEPARATORS
+    + r"([0-9]{4})(?:"
+    + SPACE
+    + r"*(?i:x|ext\.?|extension|#)"
+    + SPACE
     + r"*([0-9]{1,6}))?$"
-)  # fmt: skip
+)
 """A US phone number as people write it: `(215) 555-0134`, `+1 215.555.0134 ext 12`."""
 US_PHONE = re.compile(US_PHONE_PATTERN)
 
@@ -135,25 +145,75 @@ def _phone_by_library(text: str) -> str:
 # ---------------------------------------------------------------- state
 
 _STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
-    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
-    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
-    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
-    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
-    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
-    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
-    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
-    "WY": "Wyoming", "DC": "District of Columbia", "PR": "Puerto Rico", "GU": "Guam",
-    "VI": "Virgin Islands", "AS": "American Samoa", "MP": "Northern Mariana Islands",
-    "AA": "Armed Forces Americas", "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific",
-}  # fmt: skip
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "DC": "District of Columbia",
+    "PR": "Puerto Rico",
+    "GU": "Guam",
+    "VI": "Virgin Islands",
+    "AS": "American Samoa",
+    "MP": "Northern Mariana Islands",
+    "AA": "Armed Forces Americas",
+    "AE": "Armed Forces Europe",
+    "AP": "Armed Forces Pacific",
+}
 _STATE_ALIASES = {
-    "washington dc": "DC", "washington d c": "DC", "d c": "DC",
-    "us virgin islands": "VI", "u s virgin islands": "VI", "penn": "PA", "mass": "MA",
-}  # fmt: skip
+    "washington dc": "DC",
+    "washington d c": "DC",
+    "d c": "DC",
+    "us virgin islands": "VI",
+    "u s virgin islands": "VI",
+    "penn": "PA",
+    "mass": "MA",
+}
 
 
 def _state_key(text: str) -> str:
@@ -227,9 +287,7 @@ _GUID_HEX = (
     r"\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?"
     r"([0-9a-fA-F]{12})\}?"
 )
-_CANONICAL_GUID = (
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)  # fmt: skip
+_CANONICAL_GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def guid(values: pd.Series) -> Transformed:
@@ -309,7 +367,14 @@ def first_name(values: pd.Series) -> Transformed:
 
 
 def last_name(values: pd.Series) -> Transformed:
-    return Transformed(per_distinct(values, lambda text: split_name(text)[1]))
+    single = values.str.fullmatch(r"[^ \t\n\r\f\v,]+")
+    warnings = None
+    if single.any():
+        # Better a lead called "Cher Cher" than a lost lead: Captorra requires both names.
+        warnings = pd.Series(
+            "one word: used as both first and last name", index=values.index, dtype="str"
+        ).where(single, "")
+    return Transformed(per_distinct(values, lambda text: split_name(text)[1]), None, warnings)
 
 
 TRANSFORMS: MappingProxyType[str, Transform] = MappingProxyType(

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from importer import transforms
 from importer.transforms import SPACE, SPACE_CHARS, TRANSFORMS, collapse_spaces, split_name
 
 
@@ -312,3 +313,12 @@ def test_a_state_in_any_case_becomes_its_code(
     written = pad + case(STATE_NAMES[code] if use_name else code) + pad
     assert run("state", written) == [code]
     assert errors_of("state", written) is None
+
+
+def test_a_one_word_name_is_both_names_with_a_warning() -> None:
+    values = pd.Series(["Cher", "Smith, John", "Ann Lee", ""], dtype="str")
+    result = transforms.last_name(values)
+    assert result.values.tolist() == ["Cher", "Smith", "Lee", ""]
+    assert result.warnings is not None
+    assert result.warnings.tolist() == ["one word: used as both first and last name", "", "", ""]
+    assert transforms.first_name(values).values.tolist() == ["Cher", "John", "Ann", ""]
