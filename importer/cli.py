@@ -565,6 +565,72 @@ def mapping_schema(output: Path | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--mappings-dir",
+    default=Path("mappings"),
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where saved mappings are read from and new ones written.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CAPTORRA_JOURNAL",
+    show_envvar=True,
+    help=f"The journal of what was sent (default: {default_journal_path()}).",
+)
+@click.option(
+    "--endpoint",
+    envvar="CAPTORRA_ENDPOINT",
+    show_envvar=True,
+    help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Send to the built-in sandbox in this process; nothing leaves the machine.",
+)
+@click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
+@debug_option
+def ui(
+    port: int,
+    mappings_dir: Path,
+    journal: Path | None,
+    endpoint: str | None,
+    sandbox: bool,
+    no_browser: bool,
+) -> None:
+    """Import spreadsheets from a page in your browser, on this computer only.
+
+    Prints the page's address (it holds a key that keeps other programs out) and
+    opens it. Stop it with Ctrl-C: uploaded files are then deleted.
+    """
+    if sandbox and endpoint:
+        raise click.UsageError("use --sandbox or --endpoint, not both")
+    from importer.ui import UiConfig, serve  # the web stack loads only for this command
+
+    config = UiConfig(
+        port=port,
+        mappings_dir=mappings_dir,
+        journal=journal or default_journal_path(),
+        endpoint=endpoint or PRODUCTION_ENDPOINT,
+        sandbox=sandbox,
+        open_browser=not no_browser,
+    )
+    serve(
+        config,
+        on_ready=lambda url: click.echo(f"Captorra importer page: {url}\nStop it with Ctrl-C."),
+    )
+
+
+@cli.command()
 def fields() -> None:
     """List the Captorra fields a mapping can fill."""
     table = Table("field", "required", "kind", "limit", "meaning")

@@ -14,8 +14,9 @@ import contextlib
 import hashlib
 import logging
 import signal
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,8 +146,14 @@ def import_files(
     observer: Observer | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     environ: MappingABC[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunReport:
-    """Validate (and, with `job.post`, send) every input; see the module docstring."""
+    """Validate (and, with `job.post`, send) every input; see the module docstring.
+
+    Setting `cancel` (from another thread: a web page's Stop button) stops sending
+    as Ctrl-C does: requests in flight finish, no new one starts, the files are
+    reported interrupted.
+    """
     if job.output is not None and len(job.inputs) > 1:
         raise UsageError("--output names one results file: use it with one input at a time")
     if (job.mapping is None) == (job.mappings_dir is None):
@@ -159,7 +166,7 @@ def import_files(
         assert job.mappings_dir is not None
         profiles = load_profiles(job.mappings_dir, environ=environ)
     importer = _Importer(job, profiles, observer or _Silent())
-    return asyncio.run(importer.run_all(transport))
+    return asyncio.run(importer.run_all(transport, cancel))
 
 
 class _Importer:
@@ -172,7 +179,9 @@ class _Importer:
         self.journal: Journal | None = None
         self.interrupted = False
 
-    async def run_all(self, transport: httpx.AsyncBaseTransport | None) -> RunReport:
+    async def run_all(
+        self, transport: httpx.AsyncBaseTransport | None, cancel: threading.Event | None = None
+    ) -> RunReport:
         reports: list[FileReport] = []
         if self.job.post is None:
             for path in self.job.inputs:
@@ -191,11 +200,12 @@ class _Importer:
                 self.poster = Poster(
                     client, settings, ledger=self.journal, on_outcome=self._outcome_seen
                 )
-                with self._stop_on_interrupt():
-                    for path in self.job.inputs:
-                        if self.interrupted:
-                            break
-                        reports.append(await self.import_file(path))
+                async with self._stop_on_cancel(cancel):
+                    with self._stop_on_interrupt():
+                        for path in self.job.inputs:
+                            if self.interrupted:
+                                break
+                            reports.append(await self.import_file(path))
         finally:
             if self.journal is not None:
                 self.journal.close()
@@ -221,6 +231,26 @@ class _Importer:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+
+    @contextlib.asynccontextmanager
+    async def _stop_on_cancel(self, cancel: threading.Event | None) -> AsyncIterator[None]:
+        """`cancel` set from another thread stops sending, as Ctrl-C does."""
+        if cancel is None:
+            yield
+            return
+
+        async def watch() -> None:
+            while not cancel.is_set():
+                await asyncio.sleep(0.05)
+            self.interrupted = True
+            if self.poster is not None:
+                self.poster.stop("cancelled; re-run to send")
+
+        watcher = asyncio.create_task(watch())
+        try:
+            yield
+        finally:
+            watcher.cancel()
 
     def _outcome_seen(self, outcome: Outcome) -> None:
         self.observer.rows_done(outcome.status, 1)

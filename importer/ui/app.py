@@ -1,0 +1,536 @@
+"""The pages and their routes: upload -> mapping -> check -> send -> results.
+
+Every step calls the library the command line uses (`open_table`,
+`choose_profile`, `propose_mapping`, `import_files`, the journal); this module
+only turns requests into those calls and their answers into pages. Library
+errors become a message on the page, in the words the command line would use,
+naming the person's file rather than the private folder it is kept in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from importer.assistant import propose_mapping
+from importer.captorra import PRODUCTION_ENDPOINT
+from importer.errors import ImporterError, InputFileError
+from importer.journal import Journal, RunRecord, default_journal_path
+from importer.mapping import LoadedMapping
+from importer.pipeline import SANDBOX_LABEL, ImportJob
+from importer.posting import PostSettings, is_loopback
+from importer.profiles import choose_profile, load_profiles
+from importer.ui import mapping_form
+from importer.ui.checking import FILTERS, Check, Filter, run_check, stamp
+from importer.ui.security import Guard
+from importer.ui.sending import Run, ordered
+from importer.ui.workspace import ACCEPTED, ColumnInfo, Upload, UploadTooLarge, Workspace
+
+MEGABYTE = 1024 * 1024
+FORM_LIMIT = MEGABYTE  # a mapping form is a few kilobytes
+STEPS = ("Upload", "Mapping", "Check", "Send", "Results")
+RECENT_RUNS = 10
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """What `captorra-import ui` serves; built by the CLI or by code."""
+
+    port: int = 8000  # 0: any free port
+    mappings_dir: Path = Path("mappings")
+    journal: Path | None = None  # None: the default journal, as for `run`
+    endpoint: str = PRODUCTION_ENDPOINT
+    sandbox: bool = False  # send to the built-in sandbox: nothing leaves the machine
+    open_browser: bool = True
+    max_upload_bytes: int = 200 * MEGABYTE
+    post: PostSettings | None = None  # how to send (concurrency, ...); None: run's defaults
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal or default_journal_path()
+
+    @property
+    def target(self) -> str:
+        """sandbox (in process), local (a server on this computer) or production."""
+        if self.sandbox:
+            return "sandbox"
+        host = urlsplit(self.endpoint).hostname or ""
+        return "local" if is_loopback(host) else "production"
+
+    @property
+    def endpoint_label(self) -> str:
+        """Where sends go, as the journal and results name it."""
+        return SANDBOX_LABEL if self.sandbox else self.endpoint
+
+    def post_settings(self) -> PostSettings:
+        base = self.post or PostSettings(endpoint=self.endpoint)
+        return PostSettings(**{**base.__dict__, "endpoint": self.endpoint})
+
+
+@dataclass
+class _Pages:
+    config: UiConfig
+    workspace: Workspace
+    templates: Jinja2Templates
+    routes: list[Route | Mount] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        add = self._add
+        add("/", self.home, "home")
+        add("/upload", self.upload, "upload", methods=["POST"])
+        add("/f/{upload}/mapping", self.mapping, "mapping")
+        add("/f/{upload}/mapping/use", self.use_mapping, "use_mapping", methods=["POST"])
+        add("/f/{upload}/mapping/save", self.save_mapping, "save_mapping", methods=["POST"])
+        add("/f/{upload}/check", self.check, "check")
+        add("/f/{upload}/send", self.confirm, "confirm")
+        add("/f/{upload}/send", self.send, "send", methods=["POST"])
+        add("/f/{upload}/run", self.run, "run")
+        add("/f/{upload}/progress", self.progress, "progress")
+        add("/f/{upload}/cancel", self.cancel, "cancel", methods=["POST"])
+        add("/f/{upload}/results", self.results, "results")
+        add("/f/{upload}/download/{what}", self.download, "download")
+        static = StaticFiles(packages=[("importer.ui", "static")])
+        self.routes.append(Mount("/static", app=static, name="static"))
+
+    def _add(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Any],
+        name: str,
+        *,
+        methods: list[str] | None = None,
+    ) -> None:
+        self.routes.append(Route(path, endpoint, name=name, methods=methods or ["GET"]))
+
+    # ------------------------------------------------------------ helpers
+
+    def _page(
+        self, request: Request, name: str, step: int, status: int = 200, **context: Any
+    ) -> Response:
+        context |= {
+            "config": self.config,
+            "steps": STEPS,
+            "step": step,
+            "endpoint": self.config.endpoint_label,
+            "target": self.config.target,
+        }
+        return self.templates.TemplateResponse(request, name, context, status_code=status)
+
+    def _gone(self, request: Request) -> Response:
+        return self._page(
+            request,
+            "message.html",
+            0,
+            404,
+            title="This file is no longer here",
+            message="Files are kept only while captorra-import ui runs. Upload it again.",
+        )
+
+    def _recent_runs(self) -> tuple[list[RunRecord], str]:
+        path = self.config.journal_path
+        if not path.exists():
+            return [], ""
+        try:
+            journal = Journal(path)
+        except ImporterError as error:
+            return [], str(error)
+        try:
+            return journal.runs(limit=RECENT_RUNS), ""
+        finally:
+            journal.close()
+
+    def _saved_mappings(self) -> list[str]:
+        directory = self.config.mappings_dir
+        if not directory.is_dir():
+            return []
+        return sorted(
+            path.name
+            for path in directory.iterdir()
+            if path.suffix.lower() in {".yaml", ".yml"} and not path.name.startswith(".")
+        )
+
+    # ------------------------------------------------------------ step 1: upload
+
+    async def home(self, request: Request) -> Response:
+        runs, problem = await run_in_threadpool(self._recent_runs)
+        return self._page(
+            request,
+            "upload.html",
+            1,
+            runs=runs,
+            runs_problem=problem,
+            accepted=ACCEPTED,
+            limit_mb=self.config.max_upload_bytes // MEGABYTE,
+            ordered=ordered,
+        )
+
+    async def upload(self, request: Request) -> Response:
+        limit = self.config.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _too_large(int(declared), limit)
+        name = unquote(request.headers.get("x-file-name", ""))
+        try:
+            upload = await self.workspace.receive(name, request.stream())
+            await run_in_threadpool(self.workspace.open, upload)
+        except UploadTooLarge:
+            return _too_large(None, limit)
+        except InputFileError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse({"next": str(request.url_for("mapping", upload=upload.id))})
+
+    # ------------------------------------------------------------ step 2: mapping
+
+    async def mapping(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if "sheet" in request.query_params:
+            sheet = request.query_params["sheet"]
+            upload.sheet = sheet if sheet in upload.sheets else None
+        try:
+            columns = await run_in_threadpool(upload.columns)
+        except InputFileError as error:
+            return self._page(
+                request, "message.html", 2, 400, title="This file cannot be read",
+                message=upload.friendly(error), upload=upload,
+            )  # fmt: skip
+        profile, reason = await run_in_threadpool(self._matching_profile, upload)
+        form = await run_in_threadpool(self._proposal, upload, columns)
+        return self._mapping_page(request, upload, columns, form, profile=profile, reason=reason)
+
+    def _mapping_page(
+        self,
+        request: Request,
+        upload: Upload,
+        columns: list[ColumnInfo],
+        form: mapping_form.MappingForm,
+        *,
+        profile: LoadedMapping | None = None,
+        reason: str = "",
+        error: str = "",
+    ) -> Response:
+        return self._page(
+            request,
+            "mapping.html",
+            2,
+            400 if error else 200,
+            upload=upload,
+            columns=columns,
+            form=form,
+            profile=profile,
+            reason=reason,
+            error=error,
+            saved=self._saved_mappings(),
+            sources=mapping_form.SOURCES,
+            transforms=mapping_form.TRANSFORM_HINTS,
+            environment={
+                name: (variable, os.environ.get(variable))
+                for name, variable in mapping_form.ENVIRONMENT.items()
+            },
+            match=form.match or mapping_form.suggest_match(upload.name),
+            samples={column.header: column.samples for column in columns},
+            columns_data={
+                column.header: {"samples": column.samples, "distinct": column.distinct}
+                for column in columns
+            },
+        )
+
+    def _matching_profile(self, upload: Upload) -> tuple[LoadedMapping | None, str]:
+        directory = self.config.mappings_dir
+        if not directory.is_dir():
+            return None, "there are no saved mappings yet."
+        try:
+            return choose_profile(upload.path, load_profiles(directory)), ""
+        except ImporterError as error:
+            return None, upload.friendly(error)
+
+    def _proposal(self, upload: Upload, columns: list[ColumnInfo]) -> mapping_form.MappingForm:
+        proposal = propose_mapping(upload.path, sheet=upload.sheet)
+        return mapping_form.from_proposal(
+            proposal, columns, upload.folder / "proposal.yaml", file_name=upload.name
+        )
+
+    async def use_mapping(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        data = await _form(request)
+        if data is None:
+            return _bad_form()
+        name = _one(data, "mapping")
+        if name not in self._saved_mappings():
+            return self._page(
+                request, "message.html", 2, 400, title="No such mapping",
+                message=f"{name or 'No mapping'} is not in {self.config.mappings_dir}.",
+                upload=upload,
+            )  # fmt: skip
+        upload.mapping = self.config.mappings_dir / name
+        return _see(request, "check", upload.id)
+
+    async def save_mapping(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        data = await _form(request)
+        if data is None:
+            return _bad_form()
+        form = mapping_form.from_submission(data, file_name=upload.name)
+        try:
+            path = await run_in_threadpool(
+                mapping_form.save, form, directory=self.config.mappings_dir, upload=upload
+            )
+        except ImporterError as error:
+            columns = await run_in_threadpool(upload.columns)
+            return self._mapping_page(request, upload, columns, form, error=str(error))
+        upload.mapping = path
+        return _see(request, "check", upload.id)
+
+    # ------------------------------------------------------------ step 3: check
+
+    def _checked(self, upload: Upload, mapping: Path) -> Check:
+        with upload.lock:
+            if upload.check is None or upload.check.stamp != stamp(upload, mapping):
+                upload.check = run_check(
+                    upload,
+                    mapping,
+                    journal=self.config.journal_path,
+                    endpoint=self.config.endpoint_label,
+                )
+            checked: Check = upload.check
+            return checked
+
+    async def check(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if upload.mapping is None:
+            return _see(request, "mapping", upload.id)
+        try:
+            checked = await run_in_threadpool(self._checked, upload, upload.mapping)
+        except (ImporterError, OSError) as error:
+            return self._page(
+                request, "message.html", 3, 400, title="This mapping does not fit the file",
+                message=upload.friendly(error), upload=upload, back="mapping",
+            )  # fmt: skip
+        shown = request.query_params.get("show", "")
+        if shown not in FILTERS:
+            shown = "problems" if checked.matching["problems"] else "all"
+        return self._page(
+            request,
+            "check.html",
+            3,
+            upload=upload,
+            check=checked,
+            shown=shown,
+            filters=FILTERS,
+            rows=checked.rows[_as_filter(shown)],
+        )
+
+    # ------------------------------------------------------------ step 4: send
+
+    async def confirm(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if upload.run is not None:
+            return _see(request, "run", upload.id)
+        if upload.check is None:
+            return _see(request, "check", upload.id)
+        return self._page(request, "confirm.html", 4, upload=upload, check=upload.check)
+
+    async def send(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        data = await _form(request)
+        if data is None:
+            return _bad_form()
+        if upload.run is not None:
+            return _see(request, "run", upload.id)
+        if upload.check is None or upload.mapping is None:
+            return _see(request, "check", upload.id)
+        if _one(data, "confirm") != "yes":
+            return self._page(
+                request, "confirm.html", 4, 400, upload=upload, check=upload.check,
+                error="Tick the box to confirm where the leads go.",
+            )  # fmt: skip
+        job = ImportJob(
+            inputs=(upload.path,),
+            mapping=upload.mapping,
+            output=upload.folder / f"{upload.path.stem}.results.xlsx",
+            sheet=upload.sheet,
+            post=self.config.post_settings(),
+            sandbox=self.config.sandbox,
+            journal=self.config.journal_path,
+        )
+        with upload.lock:
+            if upload.run is None:
+                upload.run = Run(job, total=upload.check.total, friendly=upload.friendly)
+                upload.run.start()
+        return _see(request, "run", upload.id)
+
+    async def run(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if upload.run is None:
+            return _see(request, "confirm", upload.id)
+        progress = upload.run.snapshot()
+        if progress.over:
+            return _see(request, "results", upload.id)
+        return self._page(request, "run.html", 4, upload=upload, progress=progress)
+
+    async def progress(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None or upload.run is None:
+            return JSONResponse({"error": "no send for this file"}, status_code=404)
+        document = upload.run.snapshot().document()
+        document["next"] = str(request.url_for("results", upload=upload.id))
+        return JSONResponse(document)
+
+    async def cancel(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if upload.run is not None:
+            upload.run.cancel()
+        return _see(request, "run", upload.id)
+
+    # ------------------------------------------------------------ step 5: results
+
+    async def results(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        if upload.run is None:
+            return _see(request, "confirm", upload.id)
+        progress = upload.run.snapshot()
+        if not progress.over:
+            return _see(request, "run", upload.id)
+        runs, problem = await run_in_threadpool(self._recent_runs)
+        return self._page(
+            request,
+            "results.html",
+            5,
+            upload=upload,
+            progress=progress,
+            ordered=ordered,
+            runs=runs,
+            runs_problem=problem,
+        )
+
+    async def download(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        what = request.path_params["what"]
+        path: Path | None = None
+        if what == "results" and upload.run is not None:
+            path = upload.run.snapshot().results
+        elif what == "check" and upload.check is not None:
+            path = upload.check.results
+        if path is None or not path.exists():
+            return self._page(
+                request, "message.html", 0, 404, title="Nothing to download yet",
+                message="There is no such workbook for this file yet.", upload=upload,
+            )  # fmt: skip
+        upload.downloaded.add(what)
+        stem = upload.path.stem
+        name = f"{stem}.results.xlsx" if what == "results" else f"{stem}.check.xlsx"
+        return FileResponse(path, filename=name, media_type=_XLSX)
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _as_filter(name: str) -> Filter:
+    return next(known for known in FILTERS if known == name)
+
+
+def _see(request: Request, route: str, upload: str) -> Response:
+    return RedirectResponse(str(request.url_for(route, upload=upload)), status_code=303)
+
+
+def _too_large(size: int | None, limit: int) -> Response:
+    sent = f"is {size / MEGABYTE:,.0f} MB" if size else "is larger than that"
+    return JSONResponse(
+        {
+            "error": f"The file {sent}; the limit is {limit // MEGABYTE:,} MB. Split it into "
+            "smaller files, or import it with `captorra-import run`."
+        },
+        status_code=413,
+    )
+
+
+async def _form(request: Request) -> dict[str, list[str]] | None:
+    """An url-encoded form body, or None when it is not one or is too large."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = bytearray()
+    async for block in request.stream():
+        body += block
+        if len(body) > FORM_LIMIT:
+            return None
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _one(data: Mapping[str, list[str]], key: str) -> str:
+    values = data.get(key)
+    return values[-1] if values else ""
+
+
+def _bad_form() -> Response:
+    return JSONResponse({"error": "expected a form from the page"}, status_code=400)
+
+
+def create_app(config: UiConfig, *, token: str, port: int) -> Starlette:
+    """The page as an ASGI app; every request must pass `Guard` (see security.py)."""
+    workspace = Workspace(max_upload_bytes=config.max_upload_bytes)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("importer.ui", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["thousands"] = lambda number: f"{number:,}"
+    templates = Jinja2Templates(env=environment)
+    pages = _Pages(config, workspace, templates)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(close_workspace, workspace)
+
+    app = Starlette(routes=pages.routes, lifespan=lifespan)
+    app.state.workspace = workspace
+    app.add_middleware(Guard, token=token, port=port)
+    return app
+
+
+def close_workspace(workspace: Workspace, *, wait: float = 60.0) -> None:
+    """Stop sends (as Ctrl-C does), let requests in flight finish, remove the private folder."""
+    runs = [upload.run for upload in workspace if upload.run is not None]
+    for run in runs:
+        run.cancel()
+    for run in runs:
+        run.join(wait)
+    workspace.close()

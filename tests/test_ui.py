@@ -1,0 +1,648 @@
+"""The page's routes, step by step and error by error, through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from importer.journal import Journal
+from importer.mapping import load_mapping
+from importer.posting import PostSettings
+from importer.sandbox import SandboxConfig, running_server
+from importer.ui import UiConfig, create_app
+from importer.ui.checking import split_messages
+from importer.ui.security import cookie_name
+from tests.leads import AUTO_TYPE, MAPPING, REFERRER, lead_rows, read_sheet, write_csv
+
+with warnings.catch_warnings():
+    # Starlette 1.x would rather drive its TestClient with httpx2; the project uses httpx.
+    warnings.filterwarnings("ignore", "Using `httpx`", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+PORT = 8123
+TOKEN = "launch-token"
+BASE = f"http://127.0.0.1:{PORT}"
+ACME = Path(__file__).parent.parent / "sample_data" / "acme_leads.xlsx"
+EXAMPLE = Path(__file__).parent.parent / "mappings" / "example.yaml"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class Ui:
+    client: TestClient
+    config: UiConfig
+
+    def upload(self, path: Path, name: str | None = None) -> str:
+        """Upload a file; the id the page gives it."""
+        response = self.client.post(
+            "/upload", content=path.read_bytes(), headers={"X-File-Name": name or path.name}
+        )
+        assert response.status_code == 200, response.text
+        match = re.fullmatch(rf"{BASE}/f/([\w-]+)/mapping", response.json()["next"])
+        assert match is not None
+        return match.group(1)
+
+    def use(self, upload: str, mapping: str) -> str:
+        response = self.client.post(f"/f/{upload}/mapping/use", data={"mapping": mapping})
+        assert response.status_code == 303, response.text
+        return str(response.headers["location"])
+
+    def send(self, upload: str) -> dict[str, object]:
+        response = self.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
+        assert response.status_code == 303
+        assert response.headers["location"] == f"{BASE}/f/{upload}/run"
+        return self.wait(upload)
+
+    def wait(self, upload: str, *, seconds: float = 60) -> dict[str, object]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            progress: dict[str, object] = self.client.get(f"/f/{upload}/progress").json()
+            if progress["state"] in ("finished", "failed"):
+                return progress
+            time.sleep(0.05)
+        raise AssertionError("the send did not finish")
+
+
+def counts(page: str) -> dict[str, int]:
+    """The numbers of the check page's tiles."""
+    return {
+        name: int(number.replace(",", ""))
+        for name, number in re.findall(r'id="count-(\w+)">([\d,]+)<', page)
+    }
+
+
+@pytest.fixture(autouse=True)
+def referrer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPTORRA_REFERRER", REFERRER)
+
+
+@pytest.fixture
+def mappings(tmp_path: Path) -> Path:
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "example.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "leads.yaml").write_text(
+        MAPPING + 'match: {filename: "leads*.csv"}\n', encoding="utf-8"
+    )
+    return folder
+
+
+def _ui(config: UiConfig) -> Iterator[Ui]:
+    app = create_app(config, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
+        client.cookies.set(cookie_name(PORT), TOKEN)
+        yield Ui(client, config)
+    assert not app.state.workspace.root.exists()  # removed when the server stops
+
+
+@pytest.fixture
+def ui(tmp_path: Path, mappings: Path) -> Iterator[Ui]:
+    config = UiConfig(
+        port=PORT, mappings_dir=mappings, journal=tmp_path / "journal.sqlite3", sandbox=True
+    )
+    yield from _ui(config)
+
+
+@pytest.fixture
+def leads(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "leads.csv", lead_rows(5))
+
+
+# ---------------------------------------------------------------- who may ask
+
+
+def test_without_the_token_every_page_is_refused(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    for path in ("/", "/static/app.css", "/f/x/check"):
+        response = ui.client.get(path)
+        assert response.status_code == 403
+        assert "Open the page with the link captorra-import ui printed" in response.text
+    assert (
+        ui.client.post("/upload", content=b"x", headers={"X-File-Name": "a.csv"}).status_code == 403
+    )
+
+
+def test_a_wrong_token_is_refused(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    assert ui.client.get("/?token=guess").status_code == 403
+    ui.client.cookies.set(cookie_name(PORT), "guess")
+    assert ui.client.get("/").status_code == 403
+
+
+def test_the_token_in_the_url_becomes_a_strict_httponly_cookie(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    response = ui.client.get(f"/f/abc/check?show=all&token={TOKEN}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/f/abc/check?show=all"  # the token leaves the URL
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{cookie_name(PORT)}={TOKEN};")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert ui.client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", f"evil.example:{PORT}", "127.0.0.1", "127.0.0.1:9999", "[::1]"]
+)
+def test_a_wrong_host_header_is_refused(ui: Ui, host: str) -> None:
+    # What a DNS-rebinding page would send: the right address, someone else's name.
+    response = ui.client.get("/", headers={"Host": host})
+    assert response.status_code == 400
+    assert "answers only at the address" in response.text
+
+
+def test_localhost_is_a_right_host(ui: Ui) -> None:
+    assert ui.client.get("/", headers={"Host": f"localhost:{PORT}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://127.0.0.1:3000"},  # another server on this machine
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_posts_from_other_sites_are_refused(ui: Ui, leads: Path, headers: dict[str, str]) -> None:
+    response = ui.client.post(
+        "/upload", content=leads.read_bytes(), headers={"X-File-Name": "leads.csv", **headers}
+    )
+    assert response.status_code == 403
+    assert not any(ui.config.mappings_dir.parent.glob("captorra-ui-*"))
+
+
+def test_other_sites_cannot_embed_the_pages(ui: Ui) -> None:
+    headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+    assert ui.client.get("/static/app.js", headers=headers).status_code == 403
+
+
+def test_every_answer_forbids_outside_assets_framing_and_caching(ui: Ui) -> None:
+    for response in (ui.client.get("/"), ui.client.get("/nowhere")):
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_pages_fetch_nothing_from_elsewhere(ui: Ui) -> None:
+    page = ui.client.get("/").text
+    for reference in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert reference.startswith((f"{BASE}/", "/", "#")), reference
+
+
+# ---------------------------------------------------------------- step 1: upload
+
+
+def test_uploading_a_csv_keeps_it_in_a_private_folder(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    workspace = ui.client.app.state.workspace  # type: ignore[attr-defined]
+    stored = workspace.root / upload / "leads.csv"
+    assert stored.read_bytes() == leads.read_bytes()
+    assert workspace.root.stat().st_mode & 0o777 == 0o700
+    assert (workspace.root / upload).stat().st_mode & 0o777 == 0o700
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    config = UiConfig(port=PORT, mappings_dir=tmp_path, sandbox=True, max_upload_bytes=1_000_000)
+    for ui in _ui(config):
+        response = ui.client.post(
+            "/upload", content=b"x" * 1_500_000, headers={"X-File-Name": "big.csv"}
+        )
+        assert response.status_code == 413
+        assert response.json()["error"] == (
+            "The file is 1 MB; the limit is 0 MB. Split it into smaller files, or import it "
+            "with `captorra-import run`."
+        )
+
+
+def test_an_upload_that_grows_past_the_limit_is_stopped_and_removed(tmp_path: Path) -> None:
+    config = UiConfig(port=PORT, mappings_dir=tmp_path, sandbox=True, max_upload_bytes=3 * 2**20)
+
+    def body() -> Iterator[bytes]:  # no Content-Length: only counting can tell
+        for _ in range(8):
+            yield b"a,b\n" * 2**18
+
+    for ui in _ui(config):
+        response = ui.client.post("/upload", content=body(), headers={"X-File-Name": "big.csv"})
+        assert response.status_code == 413
+        assert "the limit is 3 MB" in response.json()["error"]
+        assert list(ui.client.app.state.workspace.root.iterdir()) == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("leads.csv", b"", "leads.csv: the file is empty; export the leads again"),
+        ("leads.xlsx", b"PK\x03\x04 not really a zip", "leads.xlsx: "),
+        ("leads.pdf", b"%PDF-1.4", "leads.pdf: is not a spreadsheet this importer reads"),
+        ("", b"a,b\n1,2\n", "the file: is not a spreadsheet this importer reads"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_explained_in_plain_words(
+    ui: Ui, name: str, content: bytes, message: str
+) -> None:
+    response = ui.client.post("/upload", content=content, headers={"X-File-Name": name})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith(message)
+    assert "captorra-ui-" not in error  # never the private folder's path
+    assert list(ui.client.app.state.workspace.root.iterdir()) == []  # type: ignore[attr-defined]
+
+
+def test_a_file_name_cannot_leave_the_private_folder(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads, name="../../etc/leads.csv")
+    workspace = ui.client.app.state.workspace  # type: ignore[attr-defined]
+    assert (workspace.root / upload / "leads.csv").exists()
+
+
+def test_the_home_page_lists_recent_runs_from_the_journal(ui: Ui, leads: Path) -> None:
+    assert "None yet" in ui.client.get("/").text
+    upload = ui.upload(leads)
+    ui.use(upload, "leads.yaml")
+    ui.client.get(f"/f/{upload}/check")
+    ui.send(upload)
+    page = ui.client.get("/").text
+    assert "leads.csv" in page
+    assert "sandbox (in-process)" in page
+    assert "posted 5" in page
+
+
+# ---------------------------------------------------------------- step 2: mapping
+
+
+def test_the_saved_profile_made_for_the_file_is_preselected(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert "<strong>leads.yaml</strong> is the saved mapping made for files like this one" in page
+    assert 'id="use-profile"' in page
+
+
+def test_without_a_profile_the_proposal_is_shown_as_a_form(ui: Ui) -> None:
+    upload = ui.upload(ACME)
+    response = ui.client.get(f"/f/{upload}/mapping")
+    assert response.status_code == 200
+    page = response.text
+    assert "No saved mapping is chosen for this file automatically" in page
+    assert "acme_leads.xlsx: no mapping profile matches it" in page
+    assert re.search(r'<option value="col:First Name" selected>', page)
+    assert re.search(r'<option value="col:Phone" selected>', page)
+    assert re.search(r'id="Primary-transform".*?<option value="phone" selected>', page, re.S)
+    # Type: the case types of the file, waiting for their GUIDs.
+    for case_type in ("Auto Accident", "Slip and Fall", "Dog Bite"):
+        assert f'name="Type.lookup.value" value="{case_type}"' in page
+    assert "${CAPTORRA_ID}" in page
+    assert 'value="acme_leads*.xlsx"' in page  # the suggested match rule
+
+
+def test_a_workbook_with_several_sheets_offers_a_sheet_picker(ui: Ui, tmp_path: Path) -> None:
+    path = tmp_path / "two.xlsx"
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Notes"
+    first.append(["Remark"])
+    first.append(["not leads"])
+    second = book.create_sheet("Leads")
+    second.append(["First Name", "Last Name"])
+    second.append(["Ann", "Lee"])
+    book.save(path)
+    upload = ui.upload(path)
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert '<option value="Leads">Leads</option>' in page
+    assert 'value="col:Remark"' in page
+    page = ui.client.get(f"/f/{upload}/mapping?sheet=Leads").text
+    assert '<option value="Leads" selected>Leads</option>' in page
+    assert 'value="col:Last Name"' in page
+    assert 'value="col:Remark"' not in page
+
+
+def _form(**changes: str | list[str]) -> dict[str, str | list[str]]:
+    """The mapping form for the leads CSV, as the page would send it."""
+    form: dict[str, str | list[str]] = {
+        "name": "vendor",
+        "use_match": "1",
+        "match": "leads*.csv",
+        "CaptorraId.pick": "value",
+        "CaptorraId.value": "${CAPTORRA_ID}",
+        "Referrer.pick": "value",
+        "Referrer.value": REFERRER,
+        "First.pick": "col:First Name",
+        "Last.pick": "col:Last Name",
+        "Primary.pick": "col:Phone",
+        "Primary.transform": "phone",
+        "Email.pick": "col:E-mail",
+        "State.pick": "col:State",
+        "State.transform": "state",
+        "Type.pick": "col:Case Type",
+        "Type.lookup.value": ["Auto Accident", "Dog Bite"],
+        "Type.lookup.guid": [AUTO_TYPE, ""],
+        "ID.pick": "col:Lead ID",
+        "Details.pick": "columns",
+        "Details.columns": ["Case Type", "State"],
+        "Details.labeled": "1",
+        "Keyword.pick": "value",
+        "Keyword.value": "Spring: *fair* #1",
+    }
+    return form | changes
+
+
+def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads, name="fair.csv")
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=_form())
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{BASE}/f/{upload}/check"
+    saved = ui.config.mappings_dir / "vendor.yaml"
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith("# Mapping for fair.csv, made with `captorra-import ui` on ")
+    assert "  # First (required): contact first name, 50 characters at most\n" in text
+    assert "First1" not in text  # comments never hold values from the file
+    loaded = load_mapping(saved)
+    fields = loaded.mapping.fields
+    assert fields["CaptorraId"].value == "123456"
+    assert fields["Primary"].column == "Phone"
+    assert fields["Primary"].transform == ["phone"]
+    assert fields["Type"].lookup == {"Auto Accident": AUTO_TYPE}
+    assert fields["Details"].columns == ["Case Type", "State"]
+    assert fields["Details"].format == "labeled"
+    assert fields["Keyword"].value == "Spring: *fair* #1"
+    assert loaded.mapping.match is not None
+    assert loaded.mapping.match.filename == "leads*.csv"
+    page = ui.client.get(f"/f/{upload}/check").text
+    assert counts(page) == {
+        "valid": 5,
+        "already_posted": 0,
+        "invalid": 0,
+        "duplicate": 0,
+        "total": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": "../evil"}, "Name: use letters, digits, spaces"),
+        ({"name": "leads"}, "a mapping called leads.yaml already exists; choose another name"),
+        ({"First.pick": "none"}, "Captorra requires First but the mapping gives no source for it"),
+        ({"Last.pick": "col:Surname"}, "fair.csv has no column 'Surname'"),
+        ({"Type.lookup.guid": ["not-a-guid", ""]}, "Type: the GUID for 'Auto Accident' is not"),
+        ({"Type.lookup.guid": ["", ""]}, "Type: write the Captorra GUID of at least one"),
+        ({"Referrer.value": "abc"}, "Referrer: write the GUID Captorra gave this lead source"),
+        ({"Details.columns": []}, "Details: tick at least one column"),
+        (
+            {"Address.pick": "template", "Address.template": "{Street"},
+            "Address.template: expected '}' before end",
+        ),
+        ({"CaptorraId.value": "${NO_SUCH_VARIABLE}"}, "environment variable NO_SUCH_VARIABLE"),
+    ],
+)
+def test_a_mapping_with_a_mistake_is_not_saved(
+    ui: Ui, leads: Path, changes: dict[str, str | list[str]], message: str
+) -> None:
+    upload = ui.upload(leads, name="fair.csv")
+    before = sorted(ui.config.mappings_dir.iterdir())
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=_form(**changes))
+    assert response.status_code == 400
+    assert "The mapping was not saved" in response.text
+    assert message in response.text.replace("&#39;", "'").replace("&#34;", '"')
+    assert "captorra-ui-" not in response.text.split('id="form-error"')[1].split("</div>")[0]
+    assert sorted(ui.config.mappings_dir.iterdir()) == before
+    # The page keeps what was typed.
+    assert 'value="Spring: *fair* #1"' in response.text
+
+
+def test_using_a_mapping_that_is_not_in_the_folder_is_refused(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    for name in ("../journal.sqlite3", "nothing.yaml", ""):
+        response = ui.client.post(f"/f/{upload}/mapping/use", data={"mapping": name})
+        assert response.status_code == 400
+        assert "No such mapping" in response.text
+
+
+def test_a_form_that_is_not_url_encoded_is_refused(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    response = ui.client.post(f"/f/{upload}/mapping/use", json={"mapping": "leads.yaml"})
+    assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- step 3: check
+
+
+def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) -> None:
+    upload = ui.upload(ACME)
+    assert ui.use(upload, "example.yaml") == f"{BASE}/f/{upload}/check"
+    response = ui.client.get(f"/f/{upload}/check")
+    assert response.status_code == 200
+    page = response.text
+    assert counts(page) == {
+        "valid": 229,
+        "already_posted": 0,
+        "invalid": 9,
+        "duplicate": 2,
+        "total": 240,
+    }
+    assert "Nothing has been sent" in page
+    # Problem rows first; each message sits in the cell it is about.
+    assert 'aria-current="page" class="current">Rows with problems' in page
+    first_name = (
+        r'<td class="cell-error">\s*<span class="value">[^<]*</span>\s*'
+        r'<span class="msg msg-error">First: 53 characters, limit 50</span>'
+    )
+    assert re.search(first_name, page)
+    assert re.search(r'class="msg msg-error">Type: &#34;Dog Bite&#34; is not in the lookup<', page)
+    assert re.search(r"<span class=\"value\">AC-\d+</span>\s*<span class=\"msg msg-error\">"
+                     r"same lead as row \d+ \(same CaptorraId, ID\); not sent", page)  # fmt: skip
+    assert len(re.findall(r'<tr class="row-(?:invalid|duplicate)">', page)) == 11
+    every = ui.client.get(f"/f/{upload}/check?show=all").text
+    assert len(re.findall(r'<tr class="row-', every)) == 200  # the first 200 of 240
+    assert "Showing the first 200 of 240" in every
+    warned = ui.client.get(f"/f/{upload}/check?show=warnings").text
+    assert "characters cut to 4,000" in warned
+
+
+def test_the_check_workbook_can_be_downloaded(ui: Ui, leads: Path, tmp_path: Path) -> None:
+    upload = ui.upload(leads)
+    ui.use(upload, "leads.yaml")
+    assert ui.client.get(f"/f/{upload}/download/check").status_code == 404  # not checked yet
+    ui.client.get(f"/f/{upload}/check")
+    response = ui.client.get(f"/f/{upload}/download/check")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    assert response.headers["content-disposition"] == 'attachment; filename="leads.check.xlsx"'
+    saved = tmp_path / "check.xlsx"
+    saved.write_bytes(response.content)
+    assert [row["Status"] for row in read_sheet(saved)] == ["valid"] * 5
+
+
+def test_a_mapping_that_does_not_fit_the_file_is_explained(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.use(upload, "example.yaml")
+    response = ui.client.get(f"/f/{upload}/check")
+    assert response.status_code == 400
+    assert "This mapping does not fit the file" in response.text
+    assert "leads.csv has no column" in response.text
+    assert "captorra-ui-" not in response.text
+
+
+def test_the_check_asks_for_a_mapping_first(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    response = ui.client.get(f"/f/{upload}/check")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE}/f/{upload}/mapping"
+
+
+def test_rows_posted_before_are_counted_and_not_sent_again(ui: Ui, leads: Path) -> None:
+    first = ui.upload(leads)
+    ui.use(first, "leads.yaml")
+    ui.client.get(f"/f/{first}/check")
+    ui.send(first)
+    again = ui.upload(leads)
+    ui.use(again, "leads.yaml")
+    page = ui.client.get(f"/f/{again}/check").text
+    assert counts(page) == {
+        "valid": 0,
+        "already_posted": 5,
+        "invalid": 0,
+        "duplicate": 0,
+        "total": 5,
+    }
+    posted = ui.client.get(f"/f/{again}/check?show=posted").text
+    assert re.search(r"IntakeID [0-9a-f-]{36}: posted on \S+ \(run \w+\); not sent again", posted)
+    progress = ui.send(again)
+    assert progress["counts"] == [["already_posted", 5]]
+
+
+# ---------------------------------------------------------------- step 4: send
+
+
+def test_the_confirmation_names_the_sandbox(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    assert ui.client.get(f"/f/{upload}/send").headers["location"].endswith("/check")
+    ui.use(upload, "leads.yaml")
+    ui.client.get(f"/f/{upload}/check")
+    page = ui.client.get(f"/f/{upload}/send").text
+    assert 'class="banner banner-sandbox"' in page
+    assert "Nothing leaves this computer" in page
+    assert "Send 5 leads" in page
+
+
+def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings: Path) -> None:
+    endpoint = "https://captorra.example/api/captorraapi/create"
+    config = UiConfig(port=PORT, mappings_dir=mappings, endpoint=endpoint)
+    for ui in _ui(config):
+        leads = write_csv(tmp_path / "leads.csv", lead_rows(2))
+        upload = ui.upload(leads)
+        ui.use(upload, "leads.yaml")
+        ui.client.get(f"/f/{upload}/check")
+        page = ui.client.get(f"/f/{upload}/send").text
+        assert 'class="banner banner-production"' in page
+        assert f"The leads go to <code>{endpoint}</code>" in page
+        assert "Production · sends go to Captorra" in page
+
+
+def test_sending_needs_the_box_ticked(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.use(upload, "leads.yaml")
+    ui.client.get(f"/f/{upload}/check")
+    response = ui.client.post(f"/f/{upload}/send", data={"confirm": ""})
+    assert response.status_code == 400
+    assert "Tick the box to confirm where the leads go." in response.text
+    assert ui.client.get(f"/f/{upload}/progress").status_code == 404  # nothing started
+
+
+def test_send_shows_progress_then_results_and_the_workbook(
+    ui: Ui, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    upload = ui.upload(ACME)
+    ui.use(upload, "example.yaml")
+    ui.client.get(f"/f/{upload}/check")
+    progress = ui.send(upload)
+    assert progress["state"] == "finished"
+    assert progress["counts"] == [["posted", 229], ["invalid", 9], ["duplicate", 2]]
+    assert progress["percent"] == 100
+    assert ui.client.get(f"/f/{upload}/run").headers["location"].endswith("/results")
+    page = ui.client.get(f"/f/{upload}/results").text
+    assert re.search(r'id="result-posted">229<', page)
+    assert "Download the results workbook" in page
+    response = ui.client.get(f"/f/{upload}/download/results")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="acme_leads.results.xlsx"'
+    )
+    saved = tmp_path / "results.xlsx"
+    saved.write_bytes(response.content)
+    rows = read_sheet(saved)
+    assert sum(row["Status"] == "posted" for row in rows) == 229
+    # Sending twice from the page is not possible: the second form lands on the run.
+    again = ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
+    assert again.headers["location"] == f"{BASE}/f/{upload}/run"
+    journal = Journal(ui.config.journal_path)
+    try:
+        assert [run.counts for run in journal.runs()] == [
+            {"posted": 229, "invalid": 9, "duplicate": 2}
+        ]
+    finally:
+        journal.close()
+    assert "Agnieszka" not in caplog.text  # no personal data in the log
+
+
+def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> None:
+    slow = SandboxConfig(latency=0.05)
+    with running_server(slow) as (endpoint, sandbox):
+        config = UiConfig(
+            port=PORT,
+            mappings_dir=mappings,
+            journal=tmp_path / "journal.sqlite3",
+            endpoint=endpoint,
+            post=PostSettings(endpoint=endpoint, concurrency=1),
+        )
+        for ui in _ui(config):
+            leads = write_csv(tmp_path / "leads.csv", lead_rows(40))
+            upload = ui.upload(leads)
+            ui.use(upload, "leads.yaml")
+            ui.client.get(f"/f/{upload}/check")
+            ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
+            while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
+                time.sleep(0.02)
+            assert ui.client.post(f"/f/{upload}/cancel").status_code == 303
+            progress = ui.wait(upload)
+            found = dict(progress["counts"])  # type: ignore[call-overload]
+            assert found["posted"] == len(sandbox.intakes) < 40
+            assert found["failed"] == 40 - found["posted"]
+            page = ui.client.get(f"/f/{upload}/results").text
+            assert "Stopped: leads.csv" in page
+            assert "Sending stopped early: cancelled" in page
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+def test_an_unknown_file_id_is_gone(ui: Ui) -> None:
+    for path in ("mapping", "check", "send", "run", "results", "download/results"):
+        response = ui.client.get(f"/f/nope/{path}")
+        assert response.status_code == 404
+        assert "This file is no longer here" in response.text
+    assert ui.client.get("/f/nope/progress").status_code == 404
+
+
+def test_messages_are_split_per_field() -> None:
+    assert split_messages("") == []
+    assert split_messages('First: required; Type: "a; b" is not in the lookup') == [
+        "First: required",
+        'Type: "a; b" is not in the lookup',
+    ]
+    assert split_messages("same lead as row 3 (same ID); not sent; Last: required") == [
+        "same lead as row 3 (same ID); not sent",
+        "Last: required",
+    ]
