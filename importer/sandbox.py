@@ -32,7 +32,6 @@ import math
 import os
 import random
 import socket
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, TypeAlias
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,6 +49,7 @@ from starlette.types import Receive, Scope, Send
 
 from importer.captorra import GUID_PATTERN, ApiError
 from importer.errors import UsageError
+from importer.serving import listening_socket, serve_until_interrupted, serving_in_thread
 
 SANDBOX_PATH = "/api/captorraapi/create"
 _PATHS: Final = (SANDBOX_PATH, "/")
@@ -448,41 +447,6 @@ def _connection_transport(receive: Receive) -> asyncio.Transport | None:
 # --- Serving over HTTP ---
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that says when it accepts connections."""
-
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-
-def _uvicorn_server(app: Starlette, *, on_started: Callable[[], None]) -> _Server:
-    config = uvicorn.Config(
-        app,
-        http="h11",  # the protocol the drop technique is verified with
-        lifespan="off",
-        log_config=None,  # leave the host application's logging configuration alone
-        log_level="warning",
-        access_log=False,  # payloads are personal data; keep requests out of logs
-        timeout_graceful_shutdown=1,  # a slow answer must not hold up Ctrl-C
-    )
-    return _Server(config, on_started=on_started)
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise UsageError(f"sandbox: cannot listen on {host}:{port}: {reason}") from error
-
-
 def _endpoint_url(host: str, listener: socket.socket) -> str:
     port = listener.getsockname()[1]
     netloc_host = f"[{host}]" if ":" in host else host
@@ -499,21 +463,15 @@ def serve(
     """Serve a sandbox over HTTP until Ctrl-C; port 0 picks a free port.
 
     `on_ready(endpoint_url)` is called once the server accepts connections.
-    Returns normally after Ctrl-C (uvicorn finishes in-flight answers first).
+    Returns normally after Ctrl-C (uvicorn finishes in-flight answers first; a
+    slow answer holds it up one second at most).
     """
     sandbox = Sandbox(config)
-    with _listening_socket(host, port) as listener:
+    with listening_socket(host, port) as listener:
         url = _endpoint_url(host, listener)
-
-        def announce() -> None:
-            if on_ready is not None:
-                on_ready(url)
-
-        server = _uvicorn_server(sandbox.app, on_started=announce)
-        # uvicorn re-raises the SIGINT it handled once it has shut down; for a
-        # sandbox, being stopped is the normal end, not an error.
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=[listener])
+        serve_until_interrupted(
+            sandbox.app, listener, on_started=lambda: on_ready(url) if on_ready else None
+        )
 
 
 @contextmanager
@@ -526,22 +484,8 @@ def running_server(
     stops it on exit.
     """
     sandbox = Sandbox(config)
-    with _listening_socket(host, 0) as listener:
-        started = threading.Event()
-        server = _uvicorn_server(sandbox.app, on_started=started.set)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="sandbox", daemon=True
-        )
-        thread.start()
-        try:
-            _wait_until_started(started, thread)
-            yield _endpoint_url(host, listener), sandbox
-        finally:
-            server.should_exit = True
-            thread.join()
-
-
-def _wait_until_started(started: threading.Event, thread: threading.Thread) -> None:
-    while not started.wait(timeout=0.01):
-        if not thread.is_alive():
-            raise RuntimeError("the sandbox server stopped while starting")
+    with (
+        listening_socket(host, 0) as listener,
+        serving_in_thread(sandbox.app, listener, name="sandbox"),
+    ):
+        yield _endpoint_url(host, listener), sandbox

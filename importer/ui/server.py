@@ -11,56 +11,19 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
-import threading
 import webbrowser
 from collections.abc import Callable, Iterator
 
-import uvicorn
 from starlette.applications import Starlette
 
-from importer.errors import UsageError
 from importer.posting import check_endpoint
+from importer.serving import listening_socket, serve_until_interrupted, serving_in_thread
 from importer.ui.app import UiConfig, close_workspace, create_app
 from importer.ui.security import TOKEN_PARAMETER
 from importer.ui.workspace import Workspace
 
 HOST = "127.0.0.1"  # never another interface: the page holds personal data
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that says when it accepts connections."""
-
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-
-def _server(app: Starlette, *, on_started: Callable[[], None]) -> _Server:
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        lifespan="on",
-        log_config=None,  # leave the host application's logging alone
-        log_level="warning",
-        access_log=False,  # no request lines: they name files and rows
-        timeout_graceful_shutdown=5,
-    )
-    return _Server(config, on_started=on_started)
-
-
-def _listening_socket(port: int) -> socket.socket:
-    try:
-        return socket.create_server((HOST, port))
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise UsageError(
-            f"ui: cannot listen on {HOST}:{port}: {reason}; choose another port with --port"
-        ) from None
+PORT_HINT = "; choose another port with --port"
 
 
 def _prepare(config: UiConfig, listener: socket.socket) -> tuple[Starlette, str]:
@@ -79,7 +42,7 @@ def serve(config: UiConfig, *, on_ready: Callable[[str], None] | None = None) ->
     once the server accepts connections. Raises `UsageError` when the port is
     taken and `EndpointError` for an endpoint the importer refuses.
     """
-    with _listening_socket(config.port) as listener:
+    with listening_socket(HOST, config.port, hint=PORT_HINT) as listener:
         app, url = _prepare(config, listener)
 
         def ready() -> None:
@@ -89,10 +52,9 @@ def serve(config: UiConfig, *, on_ready: Callable[[str], None] | None = None) ->
                 webbrowser.open(url)
 
         try:
-            # uvicorn re-raises the SIGINT it handled once it has shut down: being
-            # stopped is the normal end of this server, not an error.
-            with contextlib.suppress(KeyboardInterrupt):
-                _server(app, on_started=ready).run(sockets=[listener])
+            serve_until_interrupted(
+                app, listener, on_started=ready, lifespan="on", shutdown_seconds=5
+            )
         finally:
             _close(app)
 
@@ -100,22 +62,14 @@ def serve(config: UiConfig, *, on_ready: Callable[[str], None] | None = None) ->
 @contextlib.contextmanager
 def running_server(config: UiConfig) -> Iterator[str]:
     """The server in a background thread on a free port; yields the page's address."""
-    with _listening_socket(0) as listener:
+    with listening_socket(HOST, 0) as listener:
         app, url = _prepare(config, listener)
-        started = threading.Event()
-        server = _server(app, on_started=started.set)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="captorra-ui", daemon=True
-        )
-        thread.start()
         try:
-            while not started.wait(timeout=0.01):
-                if not thread.is_alive():
-                    raise RuntimeError("the ui server stopped while starting")
-            yield url
+            with serving_in_thread(
+                app, listener, name="captorra-ui", lifespan="on", shutdown_seconds=5
+            ):
+                yield url
         finally:
-            server.should_exit = True
-            thread.join()
             _close(app)
 
 

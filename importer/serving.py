@@ -1,0 +1,106 @@
+"""Serving an ASGI app with uvicorn on a socket bound here: the sandbox and the ui.
+
+The caller binds the socket (so port 0 gives a known free port before anything
+starts) and chooses the foreground, until Ctrl-C, or a background thread, for
+tests and benchmarks. No access log: requests carry personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import uvicorn
+from starlette.applications import Starlette
+
+from importer.errors import UsageError
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that says when it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+def _server(
+    app: Starlette,
+    *,
+    on_started: Callable[[], None],
+    lifespan: Literal["on", "off"],
+    shutdown_seconds: float,
+) -> _Server:
+    config = uvicorn.Config(
+        app,
+        http="h11",  # the protocol the sandbox's dropped connections are verified with
+        lifespan=lifespan,
+        log_config=None,  # leave the host application's logging alone
+        log_level="warning",
+        access_log=False,  # request lines name files and rows; payloads are personal data
+        timeout_graceful_shutdown=int(shutdown_seconds),
+    )
+    return _Server(config, on_started=on_started)
+
+
+def listening_socket(host: str, port: int, *, hint: str = "") -> socket.socket:
+    """A socket listening on host:port (0: a free port); `UsageError` when it cannot."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+
+
+def serve_until_interrupted(
+    app: Starlette,
+    listener: socket.socket,
+    *,
+    on_started: Callable[[], None],
+    lifespan: Literal["on", "off"] = "off",
+    shutdown_seconds: float = 1,
+) -> None:
+    """Serve in the foreground; Ctrl-C is the normal end, not an error."""
+    server = _server(
+        app, on_started=on_started, lifespan=lifespan, shutdown_seconds=shutdown_seconds
+    )
+    # uvicorn re-raises the SIGINT it handled once it has shut down.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+
+
+@contextlib.contextmanager
+def serving_in_thread(
+    app: Starlette,
+    listener: socket.socket,
+    *,
+    name: str,
+    lifespan: Literal["on", "off"] = "off",
+    shutdown_seconds: float = 1,
+) -> Iterator[None]:
+    """Serve in a background thread from when it accepts connections until the block ends."""
+    started = threading.Event()
+    server = _server(
+        app, on_started=started.set, lifespan=lifespan, shutdown_seconds=shutdown_seconds
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name=name, daemon=True
+    )
+    thread.start()
+    try:
+        while not started.wait(timeout=0.01):
+            if not thread.is_alive():
+                raise RuntimeError(f"the {name} server stopped while starting")
+        yield
+    finally:
+        server.should_exit = True
+        thread.join()
