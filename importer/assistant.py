@@ -47,10 +47,11 @@ import yaml
 
 from importer.captorra import FIELD_NAMES, FIELDS_BY_NAME
 from importer.errors import UsageError
-from importer.mapping import LoadedMapping, apply_mapping, json_schema, resolve_headers
+from importer.lead_key import DuplicateFinder
+from importer.mapping import LoadedMapping, json_schema, resolve_headers
+from importer.pipeline import check_rows
 from importer.reading import Chunk, ReadOptions, open_table
 from importer.transforms import SPACE_CHARS, US_ZIP_PATTERN, email, phone, state, zip_code
-from importer.validation import validate
 
 # Editors that read this line validate and complete the mapping as it is typed.
 SCHEMA_LINE = "# yaml-language-server: $schema=schema.json"
@@ -89,7 +90,7 @@ class Proposal:
 @dataclass(frozen=True)
 class PreviewRow:
     source_row: int  # the row number a person sees in the input
-    status: str  # valid | invalid
+    status: str  # valid | invalid | duplicate
     payload: dict[str, str]  # the non-empty Captorra fields, as they would be sent
     error: str
     warnings: str
@@ -1032,21 +1033,19 @@ def preview_mapping(
 def _preview_rows(
     loaded: LoadedMapping, chunk: Chunk, headers: dict[str, str], rows: int
 ) -> tuple[PreviewRow, ...]:
-    frame, problems = chunk.frame.head(rows), chunk.problems.head(rows)
-    mapped = apply_mapping(loaded.mapping, frame, headers)
-    mapped.notes.error(None, problems)
-    validate(loaded.mapping, mapped)
-    errors, warnings = mapped.notes.errors(), mapped.notes.warnings()
-    records = mapped.values.to_dict("records")
+    head = Chunk(chunk.frame.head(rows), chunk.problems.head(rows))
+    checked = check_rows(loaded.mapping, head, headers, DuplicateFinder())
+    outcome = checked.outcome
+    records = checked.values.to_dict("records")
     return tuple(
         PreviewRow(
             source_row=int(row),
-            status="valid" if errors[row] == "" else "invalid",
+            status=str(outcome.at[row, "Status"]),
             payload={str(name): text for name, text in record.items() if text},
-            error=str(errors[row]),
-            warnings=str(warnings[row]),
+            error=str(outcome.at[row, "Error"]),
+            warnings=str(outcome.at[row, "Warnings"]),
         )
-        for row, record in zip(frame.index, records, strict=True)
+        for row, record in zip(head.frame.index, records, strict=True)
     )
 
 

@@ -319,38 +319,14 @@ class _Importer:
         duplicates: DuplicateFinder,
     ) -> pd.DataFrame:
         """The outcome columns (Source Row, Status, IntakeID, Error, Warnings) of one chunk."""
-        mapped = apply_mapping(mapping, chunk.frame, headers)
-        mapped.notes.error(None, chunk.problems)
-        validate(mapping, mapped)
-        index = chunk.frame.index
-        errors, warnings = mapped.notes.errors(), mapped.notes.warnings()
-        status = pd.Series("valid", index=index, dtype="str").where(errors == "", "invalid")
-        keys = lead_keys(mapping, mapped.values)
-        valid = status == "valid"
-        first = duplicates.first_rows(keys[valid])
-        repeated = first[first != first.index]
-        status[repeated.index] = "duplicate"
-        errors[repeated.index] = (
-            "same lead as row "
-            + repeated.astype("str")
-            + f" (same {', '.join(key_fields(mapping))}); not sent"
-        )
-        outcome = pd.DataFrame(
-            {
-                "Source Row": index.to_numpy(),
-                "Status": status,
-                "IntakeID": "",
-                "Error": errors,
-                "Warnings": warnings,
-            },
-            index=index,
-        )
+        checked = check_rows(mapping, chunk, headers, duplicates)
+        outcome = checked.outcome
         for name, count in outcome["Status"].value_counts().items():
             if name != "valid" or self.poster is None:
                 self.observer.rows_done(str(name), int(count))
         if self.poster is not None:
-            await self._send(mapped.values, keys, outcome)
-        return outcome.astype({"IntakeID": "str"})
+            await self._send(checked.values, checked.keys, outcome)
+        return outcome
 
     async def _send(self, values: pd.DataFrame, keys: pd.Series, outcome: pd.DataFrame) -> None:
         assert self.poster is not None
@@ -395,6 +371,50 @@ class _Importer:
         if report.stopped:
             summary["Stopped"] = report.stopped
         return summary
+
+
+@dataclass(frozen=True)
+class CheckedRows:
+    """One chunk after mapping and validation: every row's status before sending."""
+
+    outcome: pd.DataFrame  # Source Row, Status (valid/invalid/duplicate), IntakeID, Error, Warnings
+    values: pd.DataFrame  # the mapped Captorra fields, as text
+    keys: pd.Series  # the lead key of every row
+
+
+def check_rows(
+    mapping: Mapping,
+    chunk: Chunk,
+    headers: MappingABC[str, str],
+    duplicates: DuplicateFinder,
+) -> CheckedRows:
+    """Map and validate one chunk; a lead seen earlier in the file is a duplicate."""
+    mapped = apply_mapping(mapping, chunk.frame, headers)
+    mapped.notes.error(None, chunk.problems)
+    validate(mapping, mapped)
+    index = chunk.frame.index
+    errors, warnings = mapped.notes.errors(), mapped.notes.warnings()
+    status = pd.Series("valid", index=index, dtype="str").where(errors == "", "invalid")
+    keys = lead_keys(mapping, mapped.values)
+    first = duplicates.first_rows(keys[status == "valid"])
+    repeated = first[first != first.index]
+    status[repeated.index] = "duplicate"
+    errors[repeated.index] = (
+        "same lead as row "
+        + repeated.astype("str")
+        + f" (same {', '.join(key_fields(mapping))}); not sent"
+    )
+    outcome = pd.DataFrame(
+        {
+            "Source Row": index.to_numpy(),
+            "Status": status,
+            "IntakeID": pd.Series("", index=index, dtype="str"),
+            "Error": errors,
+            "Warnings": warnings,
+        },
+        index=index,
+    )
+    return CheckedRows(outcome, mapped.values, keys)
 
 
 def _concerns_file(error: ImporterError) -> bool:
