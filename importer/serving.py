@@ -41,7 +41,10 @@ def _server(
 ) -> _Server:
     config = uvicorn.Config(
         app,
-        http="h11",  # the protocol the sandbox's dropped connections are verified with
+        # The protocol and loop the sandbox's dropped connections are verified with:
+        # uvicorn would pick uvloop when installed, whose transports work otherwise.
+        http="h11",
+        loop="asyncio",
         lifespan=lifespan,
         log_config=None,  # leave the host application's logging alone
         log_level="warning",
