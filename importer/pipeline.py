@@ -302,6 +302,7 @@ class _Importer:
                 outcome = await self._process(loaded.mapping, chunk, headers, duplicates)
                 report.counts.update(Counter(outcome["Status"].tolist()))
                 writer.append(pd.concat([chunk.frame, outcome], axis=1))
+                del chunk, outcome  # free them before the reader builds the next chunk
             report.ended = datetime.now()
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text

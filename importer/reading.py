@@ -48,7 +48,7 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
 DELIMITERS = ",;\t|"
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_ROWS = 1_048_576
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 # A cell larger than this is not a lead field but a broken file.
 MAX_CELL_CHARS = 32 * 1024 * 1024
 # Zip-bomb guard: real workbooks compress 5-20x; bombs compress thousands of times.
@@ -173,13 +173,20 @@ def _chunks(
     first_row: int,
     chunk_rows: int,
 ) -> Iterator[Chunk]:
-    records = first
-    while records:
+    # A chunk of rows as Python strings is the largest thing the importer holds:
+    # each step lets go of what it has handed on before it reads more.
+    pending = [first]
+    del first
+    while pending:
+        records = pending.pop()
         chunk = layout.chunk(records, first_row)
+        first_row += len(records)
+        del records
         if len(chunk.frame):  # a run of blank rows is no chunk at all
             yield chunk
-        first_row += len(records)
-        records = list(itertools.islice(rest, chunk_rows))
+        del chunk
+        if more := list(itertools.islice(rest, chunk_rows)):
+            pending.append(more)
 
 
 # ---------------------------------------------------------------- CSV
