@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 from pydantic import (
     AfterValidator,
@@ -578,9 +579,31 @@ _CONTROL_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def _without_control_characters(values: pd.Series) -> pd.Series:
-    if not values.str.contains(_CONTROL_CHARACTERS, regex=True).any():
+    if not _may_hold_control_characters(values):
         return values
     return values.str.replace(_CONTROL_CHARACTERS, "", regex=True)
+
+
+def _may_hold_control_characters(values: pd.Series) -> bool:
+    """A byte scan of the column's UTF-8 data: a regex per cell costs 20% of mapping.
+
+    Control characters are single bytes that never occur inside a multi-byte UTF-8
+    sequence, so a scan of the raw buffers finds them; a buffer shared with other
+    rows can only give a false alarm, which the regex then settles.
+    """
+    try:
+        chunks = pa.chunked_array(values.array.__arrow_array__()).chunks
+    except (AttributeError, TypeError):  # not Arrow-backed: ask the regex
+        return bool(values.str.contains(_CONTROL_CHARACTERS, regex=True).any())
+    for chunk in chunks:
+        data = chunk.buffers()[2]
+        if data is None:
+            continue
+        raw = np.frombuffer(data, dtype=np.uint8)
+        control = (raw < 0x20) & (raw != 0x09) & (raw != 0x0A) & (raw != 0x0D)
+        if control.any() or (raw == 0x7F).any():
+            return True
+    return False
 
 
 def _tidy(name: str, spec: FieldSpec, values: pd.Series, notes: RowNotes) -> pd.Series:
