@@ -40,6 +40,7 @@ log = logging.getLogger("captorra_importer")
 
 Status = Literal["posted", "rejected", "failed", "already_posted"]
 RESENT_WARNING = "sent again after an unanswered attempt; check Captorra for a duplicate"
+_JSON = {"Content-Type": "application/json"}
 MAX_RETRY_AFTER = 120.0  # a server asking for longer is treated as down for this run
 EXCERPT_CHARS = 120
 
@@ -286,6 +287,7 @@ class Poster:
         self.journal_error: JournalError | None = None
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(settings.rate)
+        self._url = httpx.URL(settings.endpoint)  # parsed once, not per request
         self._failures_in_a_row = 0
 
     def stop(self, reason: str) -> None:
@@ -390,9 +392,7 @@ class Poster:
         if self.settings.log_payloads:
             log.debug("row %d attempt %d: sending %s", lead.row, attempt, body.decode())
         try:
-            response = await self.client.post(
-                self.settings.endpoint, content=body, headers={"Content-Type": "application/json"}
-            )
+            response = await self.client.post(self._url, content=body, headers=_JSON)
             answer = interpret(response)
         except httpx.TransportError as error:
             answer = interpret_failure(error)
