@@ -265,9 +265,10 @@ def _log_run(report: BatchReport) -> None:
             totals[status] = totals.get(status, 0) + count
     seconds = ((report.ended or datetime.now()) - report.started).total_seconds()
     log.info(
-        "batch %s: %d files, %s, %.1fs, exit %d",
+        "batch %s: %d file%s, %s, %.1fs, exit %d",
         report.inbox,
         len(report.files),
+        "" if len(report.files) == 1 else "s",
         ", ".join(f"{status} {n}" for status, n in totals.items()) or "no rows",
         seconds,
         int(report.exit_code),

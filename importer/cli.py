@@ -662,18 +662,21 @@ def _configure_logging(
         if json_lines
         else logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file is not None:
+    detail = logging.DEBUG if payloads else logging.INFO
+    interactive = sys.stderr.isatty() and not always_info
+    screen = logging.StreamHandler(sys.stderr)
+    screen.setLevel(logging.ERROR if quiet else logging.WARNING if interactive else detail)
+    handlers: list[logging.Handler] = [screen]
+    if log_file is not None:  # a log file always gets the lines: --quiet is for the screen
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers[-1].setLevel(detail)
     for handler in handlers:
         handler.setFormatter(formatter)
     for old in log.handlers:
         old.close()
     log.handlers[:] = handlers
     log.propagate = False
-    interactive = sys.stderr.isatty() and not always_info
-    level = logging.ERROR if quiet else logging.WARNING if interactive else logging.INFO
-    log.setLevel(logging.DEBUG if payloads else level)
+    log.setLevel(detail)
     if payloads:
         log.warning("--log-payloads: the log now contains personal data (names, phones, emails)")
 

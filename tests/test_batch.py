@@ -264,3 +264,29 @@ def test_a_mappings_folder_without_match_rules_is_refused(inbox: Path, tmp_path:
     with pytest.raises(MappingError, match="no mapping there has a `match:` rule"):
         run_batch(batch_job(inbox, folder, tmp_path))
     assert (inbox / "acme_0401.csv").exists()
+
+
+def test_quiet_silences_the_screen_but_not_the_log_file(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "nightly.log"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(inbox),
+            "--mappings-dir",
+            str(profiles),
+            "--sandbox",
+            "--quiet",
+            "--journal",
+            str(tmp_path / "j.sqlite3"),
+            "--log-file",
+            str(log_file),
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.output == ""
+    lines = log_file.read_text().splitlines()
+    assert any("acme_0401.csv: archived, exit 0 (posted 5)" in line for line in lines)
+    assert any(" INFO batch " in line and "exit 2" in line for line in lines)
