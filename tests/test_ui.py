@@ -88,7 +88,11 @@ def referrer(monkeypatch: pytest.MonkeyPatch) -> None:
 def mappings(tmp_path: Path) -> Path:
     folder = tmp_path / "mappings"
     folder.mkdir()
-    (folder / "example.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    # A saved mapping with no match rule: chosen from the list, never automatically.
+    unmatched = re.sub(
+        r"^match:.*\n(?:  .*\n)*", "", EXAMPLE.read_text(encoding="utf-8"), flags=re.M
+    )
+    (folder / "example.yaml").write_text(unmatched, encoding="utf-8")
     (folder / "leads.yaml").write_text(
         MAPPING + 'match: {filename: "leads*.csv"}\n', encoding="utf-8"
     )

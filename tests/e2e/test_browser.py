@@ -85,8 +85,8 @@ def counts(page: Page) -> dict[str, int]:
 def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path) -> None:
     mappings = tmp_path / "mappings"
     mappings.mkdir()
-    profile = EXAMPLE.read_text(encoding="utf-8") + '\nmatch: {filename: "acme_*.xlsx"}\n'
-    (mappings / "acme.yaml").write_text(profile, encoding="utf-8")
+    # The example mapping's match rule (acme_*.xlsx) makes it the file's saved profile.
+    (mappings / "acme.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     config = UiConfig(
         port=0, mappings_dir=mappings, journal=tmp_path / "journal.sqlite3", sandbox=True
     )
