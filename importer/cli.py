@@ -165,8 +165,8 @@ def validate(
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
 
-def _posting_options(command: F) -> F:
-    """The options of every command that sends: where, how fast, how patiently."""
+def _destination_options(command: F) -> F:
+    """Where leads go and where that is recorded: every command that can send."""
     for option in reversed(
         [
             click.option(
@@ -180,6 +180,24 @@ def _posting_options(command: F) -> F:
                 is_flag=True,
                 help="Post to the built-in sandbox in this process; nothing leaves the machine.",
             ),
+            click.option(
+                "--journal",
+                type=click.Path(path_type=Path, dir_okay=False),
+                envvar="CAPTORRA_JOURNAL",
+                show_envvar=True,
+                help=f"The journal of what was sent (default: {default_journal_path()}).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _posting_options(command: F) -> F:
+    """The options of every command that posts: where to, how fast, how patiently."""
+    command = _destination_options(command)
+    for option in reversed(
+        [
             click.option(
                 "--concurrency",
                 default=8,
@@ -203,13 +221,6 @@ def _posting_options(command: F) -> F:
                 show_default=True,
                 type=click.IntRange(0, 20),
                 help="Retries of a transient failure (429, 5xx, timeouts).",
-            ),
-            click.option(
-                "--journal",
-                type=click.Path(path_type=Path, dir_okay=False),
-                envvar="CAPTORRA_JOURNAL",
-                show_envvar=True,
-                help=f"The journal of what was sent (default: {default_journal_path()}).",
             ),
             click.option(
                 "--log-payloads",
@@ -579,24 +590,7 @@ def mapping_schema(output: Path | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Where saved mappings are read from and new ones written.",
 )
-@click.option(
-    "--journal",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CAPTORRA_JOURNAL",
-    show_envvar=True,
-    help=f"The journal of what was sent (default: {default_journal_path()}).",
-)
-@click.option(
-    "--endpoint",
-    envvar="CAPTORRA_ENDPOINT",
-    show_envvar=True,
-    help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
-)
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Send to the built-in sandbox in this process; nothing leaves the machine.",
-)
+@_destination_options
 @click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
 @debug_option
 def ui(
