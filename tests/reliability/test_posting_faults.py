@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -301,3 +302,29 @@ def test_two_runs_of_one_file_at_once_create_each_lead_once(
     assert {run.returncode for run in runs} <= {0, 3}, errors
     assert set(counts.values()) == {1}
     assert len(counts) == 120
+
+
+def test_a_rejection_travels_end_to_end_verbatim_and_is_not_retried(
+    mapping: Path, tmp_path: Path
+) -> None:
+    # Only another case type exists in this organization: every lead's Type is unknown.
+    config = SandboxConfig(types=frozenset({"0b2d3c4e-0000-4000-8000-000000000002"}))
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(3))
+    out = tmp_path / "out.xlsx"
+    with running_server(config) as (url, sandbox):
+        job = ImportJob(
+            inputs=(leads,),
+            mapping=mapping,
+            output=out,
+            post=PostSettings(endpoint=url),
+            journal=tmp_path / "j.sqlite3",
+        )
+        report = import_files(job)
+    assert report.exit_code == 1
+    rows = read_sheet(out)
+    assert {row["Status"] for row in rows} == {"rejected"}
+    assert {row["Error"] for row in rows} == {"Referrer/Type GUID does not exist."}
+    assert sandbox.intakes == []
+    with sqlite3.connect(tmp_path / "j.sqlite3") as db:
+        attempts = [n for (n,) in db.execute("SELECT attempts FROM leads")]
+    assert attempts == [1, 1, 1]  # a business rejection is never retried
