@@ -328,3 +328,44 @@ def test_a_rejection_travels_end_to_end_verbatim_and_is_not_retried(
     with sqlite3.connect(tmp_path / "j.sqlite3") as db:
         attempts = [n for (n,) in db.execute("SELECT attempts FROM leads")]
     assert attempts == [1, 1, 1]  # a business rejection is never retried
+
+
+def test_a_second_ctrl_c_stops_at_once_with_exit_130(
+    mapping: Path, tmp_path: Path, environment: dict[str, str]
+) -> None:
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(200))
+    with running_server(SandboxConfig(latency=2.0)) as (url, _):
+        process = subprocess.Popen(
+            importer_command(
+                "run",
+                leads,
+                "-m",
+                mapping,
+                "--endpoint",
+                url,
+                "-o",
+                tmp_path / "out.xlsx",
+                "--journal",
+                tmp_path / "j.sqlite3",
+            ),
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: (tmp_path / "j.sqlite3").exists() and recorded_sending(tmp_path))
+        process.send_signal(signal.SIGINT)  # stop starting requests; those in flight take 2 s
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)  # and now stop at once
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted before the results were written"
+
+
+def recorded_sending(tmp_path: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{tmp_path / 'j.sqlite3'}?mode=ro", uri=True) as db:
+            return bool(db.execute("SELECT COUNT(*) FROM leads WHERE attempts > 0").fetchone()[0])
+    except sqlite3.Error:
+        return False
