@@ -30,8 +30,10 @@ def created(sandbox: Sandbox) -> Counter[str]:
     return Counter(str(payload["ID"]) for _, payload in sandbox.intakes)
 
 
-def importer_command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "importer", *map(str, args)]
+def run_command(leads: Path, mapping: Path, url: str, *options: str | Path) -> list[str]:
+    """`captorra-import run LEADS -m MAPPING --endpoint URL OPTIONS...` as a subprocess."""
+    arguments = ("run", leads, "-m", mapping, "--endpoint", url, *options)
+    return [sys.executable, "-m", "importer", *map(str, arguments)]
 
 
 @pytest.fixture
@@ -115,12 +117,9 @@ def test_circuit_breaker_stops_and_exits_3(
     out = tmp_path / "out.xlsx"
     with running_server(config) as (url, _):
         done = subprocess.run(
-            importer_command(
-                "run",
+            run_command(
                 leads,
-                "-m",
                 mapping,
-                "--endpoint",
                 url,
                 "-o",
                 out,
@@ -152,12 +151,9 @@ def test_ctrl_c_lets_requests_finish_writes_results_and_exits_130(
     out = tmp_path / "out.xlsx"
     with running_server(SandboxConfig(latency=0.05)) as (url, sandbox):
         process = subprocess.Popen(
-            importer_command(
-                "run",
+            run_command(
                 leads,
-                "-m",
                 mapping,
-                "--endpoint",
                 url,
                 "-o",
                 out,
@@ -203,20 +199,9 @@ def crash_and_recover(
     journal = tmp_path / "j.sqlite3"
     concurrency = 8
     with running_server(SandboxConfig(latency=0.03)) as (url, sandbox):
-        args = (
-            "run",
-            leads,
-            "-m",
-            mapping,
-            "--endpoint",
-            url,
-            "--journal",
-            journal,
-            "--concurrency",
-            str(concurrency),
-        )
+        args = ("--journal", journal, "--concurrency", str(concurrency))
         process = subprocess.Popen(
-            importer_command(*args, "-o", tmp_path / "first.xlsx"),
+            run_command(leads, mapping, url, *args, "-o", tmp_path / "first.xlsx"),
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -226,7 +211,7 @@ def crash_and_recover(
         process.kill()  # SIGKILL: no chance to record anything more
         process.wait()
         second = subprocess.run(
-            importer_command(*args, "-o", tmp_path / "second.xlsx"),
+            run_command(leads, mapping, url, *args, "-o", tmp_path / "second.xlsx"),
             env=environment,
             capture_output=True,
             text=True,
@@ -234,7 +219,7 @@ def crash_and_recover(
         )
         counts = created(sandbox)
         third = subprocess.run(
-            importer_command(*args, "-o", tmp_path / "third.xlsx"),
+            run_command(leads, mapping, url, *args, "-o", tmp_path / "third.xlsx"),
             env=environment,
             capture_output=True,
             text=True,
@@ -278,12 +263,9 @@ def test_two_runs_of_one_file_at_once_create_each_lead_once(
     with running_server(SandboxConfig(latency=0.02)) as (url, sandbox):
         runs = [
             subprocess.Popen(
-                importer_command(
-                    "run",
+                run_command(
                     leads,
-                    "-m",
                     mapping,
-                    "--endpoint",
                     url,
                     "--journal",
                     journal,
@@ -336,12 +318,9 @@ def test_a_second_ctrl_c_stops_at_once_with_exit_130(
     leads = write_csv(tmp_path / "leads.csv", lead_rows(200))
     with running_server(SandboxConfig(latency=2.0)) as (url, _):
         process = subprocess.Popen(
-            importer_command(
-                "run",
+            run_command(
                 leads,
-                "-m",
                 mapping,
-                "--endpoint",
                 url,
                 "-o",
                 tmp_path / "out.xlsx",
