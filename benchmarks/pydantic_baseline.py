@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,7 +40,7 @@ from pydantic import (
 )
 
 from importer.captorra import GUID_PATTERN
-from importer.transforms import _state_codes
+from importer.transforms import _phone_by_library, _state_codes
 
 _GUID = GUID_PATTERN.pattern
 _EXCEL_WHOLE_FLOAT = re.compile(r"^(\d+)\.0+$")
@@ -225,16 +224,8 @@ def phone(value: str) -> str:
     if match is not None:
         area, exchange, line, extension = match.groups()
         return f"{area}{exchange}{line}" + (f" x{extension}" if extension else "")
-    if not value:
-        return value
-    try:
-        number = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        return value
-    if number.country_code != 1 or not phonenumbers.is_valid_number(number):
-        return value
-    national = str(number.national_number)
-    return f"{national} x{number.extension}" if number.extension else national
+    # The rare forms the pattern misses go to libphonenumber, exactly as the importer does.
+    return _phone_by_library(value) if value else value
 
 
 def zip_code(value: str) -> str:
