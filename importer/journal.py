@@ -1,6 +1,7 @@
 """The journal: what was sent where, so re-runs never post a lead twice.
 
-A SQLite file (WAL, one short transaction per step). Per lead it keeps a keyed
+A SQLite file (WAL, short transactions; the steps of leads being sent at the
+same moment share one, see `batch`). Per lead it keeps a keyed
 hash of the lead key (never names, phones or emails), the endpoint, status,
 IntakeID, attempts and timestamps; per run, when it ran, on which file (name and
 content hash) and with which counts.
@@ -99,6 +100,7 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._batched = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -137,7 +139,28 @@ class Journal:
         self._salt: bytes = meta["salt"]
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several steps in one transaction, committed once at the end (group commit).
+
+        A step inside makes no commit of its own: what it records is durable only
+        when the block ends without an error, so a caller acts on the steps (sends
+        the requests) after the block, never inside it.
+        """
+        with self._transaction():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._batched:  # inside batch(): its transaction commits for every step
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise self._cannot_write(error) from None
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -149,10 +172,13 @@ class Journal:
                     self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as error:
-            raise JournalError(
-                f"journal {self.path} cannot be written ({error}); nothing more is sent. "
-                "Free disk space or fix permissions, then re-run"
-            ) from None
+            raise self._cannot_write(error) from None
+
+    def _cannot_write(self, error: sqlite3.Error) -> JournalError:
+        return JournalError(
+            f"journal {self.path} cannot be written ({error}); nothing more is sent. "
+            "Free disk space or fix permissions, then re-run"
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -24,31 +25,26 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-import pandas as pd
 
+from importer import stages
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
 from importer.journal import Journal
-from importer.lead_key import DuplicateFinder, key_fields, lead_keys
-from importer.mapping import (
-    LoadedMapping,
-    Mapping,
-    apply_mapping,
-    load_mapping,
-    resolve_headers,
-)
-from importer.notes import SEPARATOR, join_nonempty
-from importer.posting import Lead, Outcome, Poster, PostSettings, check_endpoint, make_client
+from importer.mapping import LoadedMapping, Mapping, load_mapping, resolve_headers
+from importer.posting import Outcome, Poster, PostSettings, check_endpoint, make_client
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import Chunk, open_table
 from importer.results import ResultsWriter, default_results_path
 from importer.sandbox import Sandbox
-from importer.validation import validate
+from importer.stages import CheckedRows as CheckedRows
+from importer.stages import check_rows as check_rows
 
 log = logging.getLogger("captorra_importer")
 
 STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
 SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
 SANDBOX_LABEL = "sandbox (in-process)"
+# When sending, the first chunk is small so that the first request leaves early.
+FIRST_CHUNK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -279,7 +275,9 @@ class _Importer:
         report.mapping = loaded.path
         options = loaded.mapping.read.options()
         if self.job.sheet is not None:
-            options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
+            options = dataclasses.replace(options, sheet=self.job.sheet)
+        if self.poster is not None:  # the first request leaves once a few rows are checked
+            options = dataclasses.replace(options, first_chunk_rows=FIRST_CHUNK_ROWS)
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)
@@ -294,15 +292,10 @@ class _Importer:
                 repost=self.job.repost,
             )
         self.observer.file_started(path, table.row_count)
-        duplicates = DuplicateFinder()
         with ResultsWriter(
             target, input_columns=table.columns, protected=self.job.inputs
         ) as writer:
-            for chunk in table.chunks:
-                outcome = await self._process(loaded.mapping, chunk, headers, duplicates)
-                report.counts.update(Counter(outcome["Status"].tolist()))
-                writer.append(pd.concat([chunk.frame, outcome], axis=1))
-                del chunk, outcome  # free them before the reader builds the next chunk
+            await self._stream(table.chunks, loaded.mapping, headers, writer, report.counts)
             report.ended = datetime.now()
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text
@@ -312,48 +305,34 @@ class _Importer:
         if self.journal is not None:
             self.journal.finish_run(report.counts, int(report.exit_code))
 
-    async def _process(
+    async def _stream(
         self,
+        chunks: Iterator[Chunk],
         mapping: Mapping,
-        chunk: Chunk,
         headers: MappingABC[str, str],
-        duplicates: DuplicateFinder,
-    ) -> pd.DataFrame:
-        """The outcome columns (Source Row, Status, IntakeID, Error, Warnings) of one chunk."""
-        checked = check_rows(mapping, chunk, headers, duplicates)
-        outcome = checked.outcome
-        for name, count in outcome["Status"].value_counts().items():
-            if name != "valid" or self.poster is None:
-                self.observer.rows_done(str(name), int(count))
-        if self.poster is not None:
-            await self._send(checked.values, checked.keys, outcome)
-        return outcome
+        writer: ResultsWriter,
+        counts: Counter[str],
+    ) -> None:
+        """read -> check -> send -> write, all at once, joined by bounded queues."""
+        read: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
+        checked: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=1)
+        answered: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=stages.REORDER_CHUNKS)
+        if self.poster is None:  # validate only: checked rows go straight to the results
+            answered = checked
+        await stages.run_stages(
+            stages.read(chunks, read),
+            stages.check(
+                read, checked, mapping=mapping, headers=headers, statuses_known=self._checked
+            ),
+            *([stages.send(checked, answered, poster=self.poster)] if self.poster else []),
+            stages.write(answered, writer, counts=counts),
+        )
 
-    async def _send(self, values: pd.DataFrame, keys: pd.Series, outcome: pd.DataFrame) -> None:
-        assert self.poster is not None
-        ready = outcome["Status"] == "valid"
-        rows = values.index[ready].tolist()
-        records = values[ready].to_dict("records")
-        leads = [
-            Lead(row, {str(name): text for name, text in record.items() if text}, keys[row])
-            for row, record in zip(rows, records, strict=True)
-        ]
-        results = await self.poster.post_all(leads)
-        if not results:
-            return
-        sent = pd.DataFrame(
-            [
-                (r.status, r.intake_id, r.error, SEPARATOR.join(r.warnings))
-                for r in results.values()
-            ],
-            index=pd.Index(list(results), dtype="int64"),
-            columns=["Status", "IntakeID", "Error", "Warnings"],
-            dtype="str",
-        )
-        sent["Warnings"] = join_nonempty(
-            [outcome.loc[sent.index, "Warnings"], sent["Warnings"]], SEPARATOR
-        )
-        outcome.loc[sent.index, sent.columns] = sent
+    def _checked(self, counts: Counter[str]) -> None:
+        """Rows settled by the check; valid rows are reported when answered, if sent."""
+        for status, count in counts.items():
+            if status != "valid" or self.poster is None:
+                self.observer.rows_done(status, count)
 
     def _summary(self, path: Path, report: FileReport) -> dict[str, str | int | float]:
         ended = report.ended or datetime.now()
@@ -372,50 +351,6 @@ class _Importer:
         if report.stopped:
             summary["Stopped"] = report.stopped
         return summary
-
-
-@dataclass(frozen=True)
-class CheckedRows:
-    """One chunk after mapping and validation: every row's status before sending."""
-
-    outcome: pd.DataFrame  # Source Row, Status (valid/invalid/duplicate), IntakeID, Error, Warnings
-    values: pd.DataFrame  # the mapped Captorra fields, as text
-    keys: pd.Series  # the lead key of every row
-
-
-def check_rows(
-    mapping: Mapping,
-    chunk: Chunk,
-    headers: MappingABC[str, str],
-    duplicates: DuplicateFinder,
-) -> CheckedRows:
-    """Map and validate one chunk; a lead seen earlier in the file is a duplicate."""
-    mapped = apply_mapping(mapping, chunk.frame, headers)
-    mapped.notes.error(None, chunk.problems)
-    validate(mapping, mapped)
-    index = chunk.frame.index
-    errors, warnings = mapped.notes.errors(), mapped.notes.warnings()
-    status = pd.Series("valid", index=index, dtype="str").where(errors == "", "invalid")
-    keys = lead_keys(mapping, mapped.values)
-    first = duplicates.first_rows(keys[status == "valid"])
-    repeated = first[first != first.index]
-    status[repeated.index] = "duplicate"
-    errors[repeated.index] = (
-        "same lead as row "
-        + repeated.astype("str")
-        + f" (same {', '.join(key_fields(mapping))}); not sent"
-    )
-    outcome = pd.DataFrame(
-        {
-            "Source Row": index.to_numpy(),
-            "Status": status,
-            "IntakeID": pd.Series("", index=index, dtype="str"),
-            "Error": errors,
-            "Warnings": warnings,
-        },
-        index=index,
-    )
-    return CheckedRows(outcome, mapped.values, keys)
 
 
 def _concerns_file(error: ImporterError) -> bool:

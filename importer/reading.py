@@ -77,6 +77,9 @@ class ReadOptions:
     encoding: str = "auto"
     delimiter: str = "auto"
     chunk_rows: int = CHUNK_ROWS
+    # A smaller first chunk lets work on the first rows start sooner (the total row
+    # count is then known only for files that fit in it).
+    first_chunk_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,10 @@ def _table(
             f"{path}: {where}has no header row at row {options.header_row}; "
             "check `read: header_row` in the mapping"
         ) from None
-    first = list(itertools.islice(records, options.chunk_rows))
+    first_rows = options.first_chunk_rows or options.chunk_rows
+    first = list(itertools.islice(records, first_rows))
     layout = _Layout.from_header(path, header, first, notes)
-    row_count = len(first) if len(first) < options.chunk_rows else None
+    row_count = len(first) if len(first) < first_rows else None
     chunks = _chunks(layout, first, records, options.header_row + 1, options.chunk_rows)
     # Check now, so "header only" (or only blank rows) fails before any work.
     if row_count is not None:  # everything is in memory already
