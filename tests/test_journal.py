@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 
 from importer.errors import JournalError
 from importer.journal import Journal
-from importer.posting import Lead, Outcome
+from importer.posting import GroupCommit, Lead, Outcome
 
 ENDPOINT = "https://captorra.test/create"
 LEAD = Lead(7, {"First": "Ada", "Last": "Lovelace"}, "CaptorraId=1\x1fID=lead-42")
@@ -178,3 +179,62 @@ def test_a_full_disk_stops_sending_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError) as raised:
         fill()
     assert "cannot be written (database or disk is full); nothing more is sent" in str(raised.value)
+
+
+def attempts(path: Path) -> dict[int, int]:
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT source_row, attempts FROM leads"))
+
+
+def test_steps_of_one_moment_share_a_transaction_and_a_failed_step_stops_its_group(
+    tmp_path: Path,
+) -> None:
+    """Group commit: earlier steps are committed, the failing one and those after it fail."""
+    journal = started(tmp_path / "j.sqlite3")
+    leads = [Lead(row, {}, f"key-{row}") for row in (2, 3, 4)]
+    for lead in leads:
+        journal.before_send(lead)
+    commits: list[int] = []
+    journal._db.set_trace_callback(lambda sql: commits.append(1) if sql == "COMMIT" else None)
+
+    def attempting(lead: Lead) -> None:
+        if lead.row == 3:
+            raise JournalError("journal j.sqlite3 cannot be written (disk I/O error)")
+        journal.attempting(lead)
+
+    async def together() -> list[object]:
+        group = GroupCommit(journal)
+        calls = [group.call(attempting, lead) for lead in leads]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcome = asyncio.run(together())
+
+    assert outcome[0] is None
+    assert [str(error) for error in outcome[1:]] == [
+        "journal j.sqlite3 cannot be written (disk I/O error)"
+    ] * 2
+    assert len(commits) == 1
+    assert attempts(tmp_path / "j.sqlite3") == {2: 1, 3: 0, 4: 0}
+
+
+def test_a_failed_commit_fails_every_step_of_its_group(tmp_path: Path) -> None:
+    journal = started(tmp_path / "j.sqlite3")
+    leads = [Lead(row, {}, f"key-{row}") for row in (2, 3)]
+    for lead in leads:
+        journal.before_send(lead)
+
+    def attempting_then_lost(lead: Lead) -> None:
+        journal.attempting(lead)
+        if lead.row == 3:  # what SQLite does after some errors: the transaction is gone
+            journal._db.execute("ROLLBACK")
+
+    async def together() -> list[object]:
+        group = GroupCommit(journal)
+        return await asyncio.gather(
+            *(group.call(attempting_then_lost, lead) for lead in leads), return_exceptions=True
+        )
+
+    outcome = asyncio.run(together())
+
+    assert all(isinstance(error, JournalError) for error in outcome)
+    assert attempts(tmp_path / "j.sqlite3") == {2: 0, 3: 0}
