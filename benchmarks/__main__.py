@@ -22,12 +22,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import map_validate, memory, post, read, write
+from benchmarks import first_request, map_validate, memory, post, read, write
 from benchmarks.common import WORK, Check, Outcome, Scale
 
 BENCHMARKS: dict[str, Callable[[Scale], Outcome]] = {
     "read": read.run,
     "map+validate": map_validate.run,
+    "first-request": first_request.run,
     "post": post.run,
     "write": write.run,
     "memory": memory.run,

@@ -43,8 +43,12 @@ log = logging.getLogger("captorra_importer")
 STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
 SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
 SANDBOX_LABEL = "sandbox (in-process)"
-# When sending, the first chunk is small so that the first request leaves early.
+# When sending, the first chunk is small so that the first request leaves early,
+# and the others smaller than when only validating: sending takes far longer than
+# checking, so the chunks waiting in the queues (memory) matter more than the
+# fixed cost of checking a chunk.
 FIRST_CHUNK_ROWS = 2_000
+SENDING_CHUNK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,9 @@ class _Importer:
         if self.job.sheet is not None:
             options = dataclasses.replace(options, sheet=self.job.sheet)
         if self.poster is not None:  # the first request leaves once a few rows are checked
-            options = dataclasses.replace(options, first_chunk_rows=FIRST_CHUNK_ROWS)
+            options = dataclasses.replace(
+                options, first_chunk_rows=FIRST_CHUNK_ROWS, chunk_rows=SENDING_CHUNK_ROWS
+            )
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)
