@@ -43,12 +43,12 @@ log = logging.getLogger("captorra_importer")
 STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
 SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
 SANDBOX_LABEL = "sandbox (in-process)"
-# When sending, the first chunk is small so that the first request leaves early,
-# and the others smaller than when only validating: sending takes far longer than
-# checking, so the chunks waiting in the queues (memory) matter more than the
-# fixed cost of checking a chunk.
+# Rows read and checked at a time. Every stage holds a chunk at once (and a
+# chunk waits in each queue), so this sets the memory; larger chunks check a
+# little faster. When sending, the first chunk is small so the first request
+# leaves early.
+CHUNK_ROWS = 20_000
 FIRST_CHUNK_ROWS = 2_000
-SENDING_CHUNK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -280,10 +280,9 @@ class _Importer:
         options = loaded.mapping.read.options()
         if self.job.sheet is not None:
             options = dataclasses.replace(options, sheet=self.job.sheet)
+        options = dataclasses.replace(options, chunk_rows=CHUNK_ROWS)
         if self.poster is not None:  # the first request leaves once a few rows are checked
-            options = dataclasses.replace(
-                options, first_chunk_rows=FIRST_CHUNK_ROWS, chunk_rows=SENDING_CHUNK_ROWS
-            )
+            options = dataclasses.replace(options, first_chunk_rows=FIRST_CHUNK_ROWS)
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)
@@ -322,7 +321,7 @@ class _Importer:
         """read -> check -> send -> write, all at once, joined by bounded queues."""
         read: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
         checked: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=1)
-        answered: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=stages.REORDER_CHUNKS)
+        answered: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=stages.REORDER_SLICES)
         if self.poster is None:  # validate only: checked rows go straight to the results
             answered = checked
         await stages.run_stages(

@@ -13,9 +13,10 @@ Guarantees:
   because keys are remembered when a row is checked, not when it is answered;
 - sending never drains between chunks: one pool of `concurrency` workers takes
   leads as they are checked;
-- the results are written in source order: a chunk is written once every one
-  of its rows has an outcome, and at most `REORDER_CHUNKS` checked chunks wait
-  for that (the reorder buffer);
+- the results are written in source order: the sender hands them on in
+  slices of `SLICE_ROWS`, and a slice is written once every one of its rows has
+  an outcome; at most `REORDER_SLICES` slices wait for that (the reorder
+  buffer), so the workers can be that far ahead of the slowest answer;
 - reading, checking and writing run in a worker thread, so answers keep being
   taken while a chunk is parsed or written.
 """
@@ -39,10 +40,12 @@ from importer.reading import Chunk
 from importer.results import ResultsWriter
 from importer.validation import validate
 
-# Checked chunks waiting for their last answers before they are written, beside
-# the one the writer waits on: enough that the workers go on with the next chunk.
-REORDER_CHUNKS = 1
-LEADS_PER_SLICE = 1_000  # leads are made from the mapped values this many at a time
+# Rows are sent and written in slices this long: small, so that little is left to
+# write after the last answer, and so that leads are made a few at a time.
+SLICE_ROWS = 1_000
+# Slices waiting for their last answers before they are written, beside the one
+# the writer waits on: how far the workers may run ahead of the slowest answer.
+REORDER_SLICES = 16
 
 _Result = TypeVar("_Result")
 
@@ -107,20 +110,28 @@ class Batch:
     def to_send(self) -> pd.Series:
         return self.checked.outcome["Status"] == "valid"
 
-    def leads(self) -> Iterator[list[Lead]]:
-        """The valid rows as leads (empty fields left out), a slice at a time."""
+    def slices(self, rows: int) -> Iterator[Batch]:
+        """This batch cut into consecutive batches of at most `rows` rows."""
+        checked = self.checked
+        for start in range(0, len(self.frame), rows):
+            part = slice(start, start + rows)
+            yield Batch(
+                self.frame.iloc[part],
+                CheckedRows(
+                    checked.outcome.iloc[part], checked.values.iloc[part], checked.keys.iloc[part]
+                ),
+            )
+
+    def leads(self) -> list[Lead]:
+        """The valid rows as leads (empty fields left out)."""
         ready = self.to_send()
         values, keys = self.checked.values[ready], self.checked.keys[ready]
-        for start in range(0, len(values), LEADS_PER_SLICE):
-            part = values.iloc[start : start + LEADS_PER_SLICE]
-            rows = part.index.tolist()
-            records = part.to_dict("records")
-            yield [
-                Lead(row, {str(name): text for name, text in record.items() if text}, key)
-                for row, record, key in zip(
-                    rows, records, keys.iloc[start : start + LEADS_PER_SLICE].tolist(), strict=True
-                )
-            ]
+        return [
+            Lead(row, {str(name): text for name, text in record.items() if text}, key)
+            for row, record, key in zip(
+                values.index.tolist(), values.to_dict("records"), keys.tolist(), strict=True
+            )
+        ]
 
     def answered(self, outcome: Outcome) -> None:
         self.sent[outcome.row] = outcome
@@ -182,8 +193,8 @@ async def send(
 ) -> None:
     """The valid rows of each batch posted by one pool of workers fed continuously.
 
-    Each batch goes on to the writer before its leads are posted, so the writer
-    gets the batches in source order and waits for each one's answers. If this
+    Each slice of a batch goes on to the writer before its leads are posted, so
+    the writer gets the slices in source order and waits for each one's answers. If this
     stage is cancelled (another stage failed), sending stops as for Ctrl-C: the
     requests in flight finish and are recorded, and no new one starts.
     """
@@ -197,14 +208,16 @@ async def send(
     pool.add_done_callback(_cancel_on_failure(asyncio.current_task()))
     try:
         while (batch := await batches.get()) is not None:
-            batch.waiting = int(batch.to_send().sum())
-            if batch.waiting:
-                batch.done.clear()
-            await out.put(batch)
-            for part in batch.leads():
-                by_row.update((lead.row, batch) for lead in part)
-                for lead in part:
+            for part in batch.slices(SLICE_ROWS):
+                to_send = part.leads()
+                part.waiting = len(to_send)
+                if part.waiting:
+                    part.done.clear()
+                await out.put(part)
+                for lead in to_send:
+                    by_row[lead.row] = part
                     await leads.put(lead)
+                del part, to_send
             del batch
     except asyncio.CancelledError:
         poster.stop("stopped by an error (see above)")
@@ -243,7 +256,7 @@ async def write(
     """Each batch written as soon as all of its rows have an outcome, in source order."""
     while (batch := await batches.get()) is not None:
         await batch.done.wait()
-        rows = batch.rows()
+        rows = await _in_thread(batch.rows)
         counts.update(Counter(rows["Status"].tolist()))
         await _in_thread(writer.append, rows)
         del batch, rows

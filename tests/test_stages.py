@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from importer import pipeline, results
+from importer import pipeline, results, stages
 from importer.pipeline import ImportJob, import_files
 from importer.posting import PostSettings
 from importer.reading import Chunk, InputTable, ReadOptions, open_table
@@ -132,8 +132,9 @@ def test_a_duplicate_of_a_lead_still_in_flight_is_caught(
 
 
 def test_a_fast_reader_waits_for_a_slow_server(
-    tmp_path: Path, mapping_file: Path, flow: Flow
+    tmp_path: Path, mapping_file: Path, flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(stages, "REORDER_SLICES", 2)
     buffered: list[int] = []
 
     async def slow(payload: dict[str, str]) -> None:
@@ -145,6 +146,6 @@ def test_a_fast_reader_waits_for_a_slow_server(
     assert len(rows) == 2_000
     assert flow.read == flow.written == 2_000
     # Rows read but not yet written: a few chunks in the queues between the stages,
-    # not the file. (Reader, its queue, checker, its queue, sender, the reorder
-    # buffer and the writer hold at most one chunk each.)
-    assert max(buffered) <= 7 * CHUNK
+    # not the file. (Reader, its queue, checker, its queue, sender and writer hold
+    # at most a chunk each, and the reorder buffer a chunk per place.)
+    assert max(buffered) <= (6 + stages.REORDER_SLICES) * CHUNK
