@@ -38,7 +38,7 @@ from importer.errors import EndpointError, JournalError
 
 log = logging.getLogger("captorra_importer")
 
-Status = Literal["posted", "rejected", "failed", "already_posted"]
+Status = Literal["posted", "rejected", "failed", "already_posted", "duplicate"]
 RESENT_WARNING = "sent again after an unanswered attempt; check Captorra for a duplicate"
 _JSON = {"Content-Type": "application/json"}
 MAX_RETRY_AFTER = 120.0  # a server asking for longer is treated as down for this run
@@ -63,6 +63,7 @@ class Lead:
     row: int
     payload: dict[str, str]
     key: str  # the lead key (see lead_key.py); never logged
+    contacts: tuple[tuple[str, str], ...] = ()  # (kind, keyed hash) of its phones and email
 
 
 @dataclass
