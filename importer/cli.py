@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ from importer.journal import Journal, default_journal_path
 from importer.mapping import json_schema, load_mapping
 from importer.pipeline import STATUSES, FileReport, ImportJob, RunReport, import_files
 from importer.posting import PostSettings
+from importer.returns import VALID, write_returns
 
 log = logging.getLogger("captorra_importer")
 
@@ -227,6 +229,13 @@ def _posting_options(command: F) -> F:
                 is_flag=True,
                 help="Log every request body (contains personal data: for debugging only).",
             ),
+            click.option(
+                "--duplicate-window",
+                type=click.IntRange(0, 36_500),
+                metavar="DAYS",
+                help="A lead with the phone or email of one posted in the last DAYS days is a "
+                "duplicate and is not sent (default: the mapping's duplicates:, else 30; 0: off).",
+            ),
         ]
     ):
         command = option(command)
@@ -235,7 +244,12 @@ def _posting_options(command: F) -> F:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @_input_options
-@click.option("--repost", is_flag=True, help="Send again rows the journal says were posted.")
+@click.option(
+    "--repost",
+    is_flag=True,
+    help="Send again rows the journal says were posted, and rows with the phone or email of "
+    "a lead posted before.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --repost.")
 @click.option("--dry-run", is_flag=True, help="Validate only: exactly `validate`.")
 @_posting_options
@@ -258,6 +272,7 @@ def run(
     yes: bool,
     dry_run: bool,
     log_payloads: bool,
+    duplicate_window: int | None,
 ) -> None:
     """Validate spreadsheets and post every valid row to Captorra.
 
@@ -273,8 +288,8 @@ def run(
             repost
             and not yes
             and not click.confirm(
-                "--repost sends rows that were already posted: Captorra will hold them twice. "
-                "Continue?",
+                "--repost sends rows that were already posted, and rows with the phone or email "
+                "of a lead posted before: Captorra will hold them twice. Continue?",
                 err=True,
             )
         ):
@@ -297,6 +312,7 @@ def run(
         sandbox=sandbox,
         repost=repost,
         journal=journal or default_journal_path(),
+        duplicate_window=duplicate_window,
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
@@ -339,6 +355,12 @@ def run(
     help="Write what became of every file as JSON.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Log nothing but errors.")
+@click.option(
+    "--returns",
+    "write_returns_report",
+    is_flag=True,
+    help="After the run, write a returns report of its files to the results folder.",
+)
 @_posting_options
 @debug_option
 def batch(
@@ -359,6 +381,8 @@ def batch(
     retries: int,
     journal: Path | None,
     log_payloads: bool,
+    duplicate_window: int | None,
+    write_returns_report: bool,
 ) -> None:
     """Import every spreadsheet dropped in INBOX, unattended (the nightly job).
 
@@ -392,11 +416,68 @@ def batch(
         results=results_dir,
         sandbox=sandbox,
         settle_seconds=settle_seconds,
+        duplicate_window=duplicate_window,
+        returns=write_returns_report,
     )
     report = run_batch(job)
     if summary_json is not None:
         _write_json(summary_json, summary_document(report))
     sys.exit(int(report.exit_code))
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False))
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only workbooks imported on or after this day (YYYY-MM-DD).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only workbooks imported on or before this day (YYYY-MM-DD).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The report workbook (.xlsx; default: returns-<today>.xlsx here).",
+)
+@debug_option
+def returns(
+    results: tuple[Path, ...],
+    since: datetime | None,
+    until: datetime | None,
+    output: Path | None,
+) -> None:
+    """Rows to return to each vendor for credit, from results workbooks (files or folders).
+
+    Writes one workbook: a Summary with each vendor's counts and rates (valid,
+    duplicate, invalid, rejected), and a sheet per vendor with its duplicate,
+    invalid and rejected rows, their reasons and the original columns.
+    """
+    target = output or Path(f"returns-{date.today().isoformat()}.xlsx")
+    report = write_returns(
+        results,
+        target,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+    )
+    table = Table(
+        "vendor", "rows", "valid %", "duplicate %", "invalid %", "rejected %", "to return"
+    )
+    for vendor in report.vendors:
+        table.add_row(
+            vendor.vendor,
+            f"{vendor.rows:,}",
+            f"{vendor.rate(*VALID):.1%}",
+            f"{vendor.rate('duplicate'):.1%}",
+            f"{vendor.rate('invalid'):.1%}",
+            f"{vendor.rate('rejected'):.1%}",
+            f"{len(vendor.returned):,}",
+        )
+    _console().print(table)
+    click.echo(f"Read {report.workbooks} results workbooks. Returns report: {report.path}")
 
 
 @cli.command()

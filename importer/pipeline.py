@@ -79,6 +79,7 @@ class FileReport:
     started: datetime = field(default_factory=datetime.now)
     ended: datetime | None = None
     mapping: Path | None = None
+    id_column: str = ""  # the input column holding the vendor's own lead ID, if one does
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
     interrupted: bool = False
@@ -305,6 +306,9 @@ class _Importer:
         for note in table.notes:
             log.warning("%s", note)
         headers = resolve_headers(loaded, table.columns, path)
+        id_spec = loaded.mapping.fields.get("ID")
+        if id_spec is not None and id_spec.column is not None:
+            report.id_column = headers[id_spec.column]
         target = self.job.output or default_results_path(path)
         if self.journal is not None:
             self.journal.start_run(
@@ -402,6 +406,7 @@ class _Importer:
             "Input file": str(path),
             "Mapping file": str(report.mapping),
             "Vendor": vendor_name(report.mapping) if report.mapping else "",
+            "Vendor lead ID column": report.id_column,
             "Endpoint": self.endpoint,
             "Started": report.started.isoformat(sep=" ", timespec="seconds"),
             "Ended": ended.isoformat(sep=" ", timespec="seconds"),
