@@ -272,8 +272,13 @@ def identifier_table(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def normal_phones(column: pd.Series) -> pd.Series:
-    """10 digits, or "" for anything that is not a US phone number."""
-    number = column.str.replace(r"(?i)\s*(?:x|ext\.?|extension)\s*\d*\s*$", "", regex=True)
+    """10 digits, or "" for anything that is not a US phone number.
+
+    Unlike the `phone` transform this never keeps a value as written: a number
+    it cannot read matches nothing.
+    """
+    # An extension is not part of the number; nor is the ".0" of a number Excel stored.
+    number = column.str.replace(r"(?i)\s*(?:(?:x|ext\.?|extension)\s*\d*|\.0)\s*$", "", regex=True)
     digits = number.str.replace(r"[^0-9]+", "", regex=True)
     us = (digits.str.len() == 11) & digits.str.startswith("1")
     digits = digits.where(~us, digits.str.slice(1))

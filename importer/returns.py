@@ -97,7 +97,7 @@ def write_returns(
     files = [
         read_results(path, strict=not folder)
         for path, folder in _workbook_paths(sources)
-        if path.resolve() != output.resolve()
+        if not (folder and path.resolve() == output.resolve())  # an earlier report
     ]
     found = [file for file in files if file is not None]
     if not found:
