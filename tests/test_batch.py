@@ -11,10 +11,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from importer.batch import LOCK_NAME, BatchJob, inbox_lock, run_batch
+from importer.batch import LOCK_NAME, BatchJob, inbox_lock, run_batch, summary_document
 from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
@@ -290,3 +291,24 @@ def test_quiet_silences_the_screen_but_not_the_log_file(
     lines = log_file.read_text().splitlines()
     assert any("acme_0401.csv: archived, exit 0 (posted 5)" in line for line in lines)
     assert any(" INFO batch " in line and "exit 2" in line for line in lines)
+
+
+def test_batch_returns_writes_the_night_s_returns_report(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    # Lakeside resells acme's first lead: same phone, its own lead number.
+    resold = [("K9", "Last1, First1", "(215) 555-0001", "someone@x.example")]
+    old(write_csv(inbox / "lakeside_0402.csv", resold, header=OTHER_HEADER))
+    report = run_batch(batch_job(inbox, profiles, tmp_path, returns=True))
+    assert report.returns == tmp_path / "inbox" / "results" / f"returns {date.today()}.xlsx"
+    workbook = openpyxl.load_workbook(report.returns, read_only=True)
+    try:
+        summary = list(workbook["Summary"].iter_rows(values_only=True))
+        returned = list(workbook["lakeside"].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    assert [row[:5] for row in summary[1:]] == [("acme", 1, 5, 5, 0), ("lakeside", 2, 4, 3, 1)]
+    assert returned[1][:2] == ("K9", "duplicate")
+    assert str(returned[1][2]).startswith("same phone as a lead posted on ")
+    assert " from acme (IntakeID " in str(returned[1][2])
+    assert summary_document(report)["returns"] == str(report.returns)
