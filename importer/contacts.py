@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
 import pandas as pd
 
 from importer.lead_key import DuplicateFinder
@@ -147,11 +148,18 @@ class ContactFinder:
         if self.history is None or long.empty:
             return pd.Series([()] * len(index), index=index, dtype="object")
         codes, distinct = pd.factorize(long["text"])
-        digests = self.history.contact_hashes(distinct.tolist())
-        long["hash"] = [digests[code] for code in codes]
-        pairs = pd.Series(list(zip(long["kind"], long["hash"], strict=True)), index=long.index)
-        grouped = pairs.groupby(level=0).agg(tuple)
-        return grouped.reindex(index).map(lambda found: found if isinstance(found, tuple) else ())
+        digests = np.asarray(self.history.contact_hashes(distinct.tolist()), dtype=object)
+        long["hash"] = digests[codes]
+        # One tuple per lead for the journal: the posting stage works lead by lead.
+        per_row: dict[int, list[tuple[str, str]]] = {}
+        kinds = long["kind"].to_numpy(dtype=object).tolist()
+        for row, kind, digest in zip(
+            long.index.tolist(), kinds, digests[codes].tolist(), strict=True
+        ):
+            per_row.setdefault(row, []).append((kind, digest))
+        return pd.Series(
+            [tuple(per_row.get(row, ())) for row in index.tolist()], index=index, dtype="object"
+        )
 
     def _in_file(self, long: pd.DataFrame) -> pd.Series:
         """Rows whose identifier an earlier row of the file has: "same phone as row 12"."""
@@ -170,14 +178,9 @@ class ContactFinder:
         if hits.empty:
             return _no_rows()
         hits = hits[hits["first"] == hits.groupby("row")["first"].transform("min")]
-        described = hits.groupby("row").agg(first=("first", "first"), kinds=("kind", _kinds_text))
-        return (
-            "same "
-            + described["kinds"]
-            + " as row "
-            + described["first"].astype("str")
-            + "; not sent"
-        ).astype("str")
+        first_row = hits.groupby("row")["first"].min()
+        kinds = _kinds_by_row(hits["row"], hits["kind"])
+        return ("same " + kinds + " as row " + first_row.astype("str") + "; not sent").astype("str")
 
     def _posted_before(self, long: pd.DataFrame, keys: pd.Series) -> pd.Series:
         """Rows matching a lead posted within the window (the journal's history)."""
@@ -203,16 +206,12 @@ class ContactFinder:
         matched = matched.sort_values(["row", "posted_at", "key_hash", "kind"])
         first = matched.groupby("row")["key_hash"].transform("first")
         matched = matched[matched["key_hash"] == first]
-        described = matched.groupby("row").agg(
-            kinds=("kind", _kinds_text),
-            posted_at=("posted_at", "first"),
-            vendor=("vendor", "first"),
-            intake_id=("intake_id", "first"),
-        )
+        described = matched.groupby("row")[["posted_at", "vendor", "intake_id"]].first()
+        described["kinds"] = _kinds_by_row(matched["row"], matched["kind"])
         return pd.Series(
             [
                 earlier_lead_error(kinds, posted_at, vendor, intake_id)
-                for kinds, posted_at, vendor, intake_id in described.itertuples(index=False)
+                for posted_at, vendor, intake_id, kinds in described.itertuples(index=False)
             ],
             index=described.index.astype("int64"),
             dtype="str",
@@ -242,8 +241,12 @@ def kinds_text(kinds: Sequence[str]) -> str:
     return " and ".join(present)
 
 
-def _kinds_text(kinds: pd.Series) -> str:
-    return kinds_text(kinds.tolist())
+def _kinds_by_row(rows: pd.Series, kinds: pd.Series) -> pd.Series:
+    """Per row, the kinds among its lines: "phone", "email" or "phone and email"."""
+    phone = (kinds == "phone").groupby(rows.to_numpy()).any()
+    email = (kinds == "email").groupby(rows.to_numpy()).any()
+    text = np.select([phone & email, phone], ["phone and email", "phone"], "email")
+    return pd.Series(text, index=phone.index, dtype="str")
 
 
 def identifier_table(values: pd.DataFrame) -> pd.DataFrame:
@@ -278,7 +281,10 @@ def normal_phones(column: pd.Series) -> pd.Series:
     it cannot read matches nothing.
     """
     # An extension is not part of the number; nor is the ".0" of a number Excel stored.
-    number = column.str.replace(r"(?i)\s*(?:(?:x|ext\.?|extension)\s*\d*|\.0)\s*$", "", regex=True)
+    # No \s: it would send pandas to Python's re, row by row, instead of pyarrow.
+    number = column.str.replace(
+        r"(?i)[ \t]*(?:(?:x|ext\.?|extension)[ \t]*[0-9]*|\.0)[ \t]*$", "", regex=True
+    )
     digits = number.str.replace(r"[^0-9]+", "", regex=True)
     us = (digits.str.len() == 11) & digits.str.startswith("1")
     digits = digits.where(~us, digits.str.slice(1))

@@ -116,7 +116,7 @@ def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path)
             "duplicate": 5,
             "total": 240,
         }
-        expect(page.locator("#rows tbody tr")).to_have_count(11)
+        expect(page.locator("#rows tbody tr")).to_have_count(14)
         expect(page.locator("td.cell-error .msg-error").first).to_be_visible()
         page.screenshot(path=shots / "ui-3-check.png")
         page.locator("#show-all").click()
@@ -136,7 +136,7 @@ def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path)
         page.wait_for_url(re.compile(r"/results$"))
         expect(page.locator("#result-posted")).to_have_text("226")
         expect(page.locator("#result-invalid")).to_have_text("9")
-        expect(page.locator("#result-duplicate")).to_have_text("2")
+        expect(page.locator("#result-duplicate")).to_have_text("5")
         expect(page.locator("table.runs tbody tr")).to_have_count(1)
         page.screenshot(path=shots / "ui-6-results.png")
         with page.expect_download() as download:
