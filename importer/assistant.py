@@ -47,6 +47,7 @@ import yaml
 
 from importer.captorra import FIELD_NAMES, FIELDS_BY_NAME
 from importer.errors import UsageError
+from importer.contacts import ContactFinder
 from importer.lead_key import DuplicateFinder
 from importer.mapping import LoadedMapping, json_schema, resolve_headers
 from importer.pipeline import check_rows
@@ -1034,7 +1035,8 @@ def _preview_rows(
     loaded: LoadedMapping, chunk: Chunk, headers: dict[str, str], rows: int
 ) -> tuple[PreviewRow, ...]:
     head = Chunk(chunk.frame.head(rows), chunk.problems.head(rows))
-    checked = check_rows(loaded.mapping, head, headers, DuplicateFinder())
+    contacts = ContactFinder(loaded.mapping.duplicates)
+    checked = check_rows(loaded.mapping, head, headers, DuplicateFinder(), contacts=contacts)
     outcome = checked.outcome
     records = checked.values.to_dict("records")
     return tuple(

@@ -283,6 +283,8 @@ class Journal:
                 return False
             status, intake_id, posted_at, run_id, unanswered = row
             if status == "posted" and not self.repost:
+                # Posted before this journal kept contacts, or with other ones: keep them now.
+                self._record_contacts(lead, digest)
                 return Outcome(
                     lead.row,
                     "already_posted",

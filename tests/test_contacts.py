@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer.cli import cli
 from importer.contacts import ClaimRule, iso_utc, normal_emails, normal_phones
@@ -351,3 +353,41 @@ def test_a_rejected_or_old_lead_does_not_make_a_duplicate(tmp_path: Path) -> Non
     third = started(path)
     third.same_contact = _claim_rule(days=-1)  # a window that starts after that post
     assert third.before_send(lead("CaptorraId=1\x1fID=C1", 4, ("phone", "h-phone"))) is False
+
+
+def test_a_lead_posted_before_contacts_were_kept_gets_them_when_seen_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    first = started(path)
+    old = lead("CaptorraId=1\x1fID=A1", 2)  # as a journal of the previous version holds it
+    first.before_send(old)
+    first.answered(old, Outcome(2, "posted", intake_id="intake-1"))
+    rerun = started(path)
+    decision = rerun.before_send(lead("CaptorraId=1\x1fID=A1", 2, ("phone", "h-phone")))
+    assert isinstance(decision, Outcome)
+    assert decision.status == "already_posted"
+    other = started(path, "beta.yaml").before_send(
+        lead("CaptorraId=1\x1fID=B1", 3, ("phone", "h-phone"))
+    )
+    assert isinstance(other, Outcome)
+    assert other.status == "duplicate"
+
+
+MESSY = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=30),
+    st.text(st.sampled_from("0123456789 .-+()xXetEn@#\n\t\u00a0"), max_size=24),
+    st.sampled_from(["(215) 555-0134 ext 12", "1-215-555-0134", " A@B.example ", "2155550134.0"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(MESSY, max_size=6))
+def test_normalising_is_total_and_idempotent(texts: list[str]) -> None:
+    values = pd.Series(texts, dtype="str")
+    phones = normal_phones(values)
+    assert all(phone == "" or re.fullmatch(r"[0-9]{10}", phone) for phone in phones)
+    assert normal_phones(phones).tolist() == phones.tolist()
+    emails = normal_emails(values)
+    assert all(email == "" or "@" in email for email in emails)
+    assert normal_emails(emails).tolist() == emails.tolist()
