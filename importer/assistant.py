@@ -46,8 +46,8 @@ import pandas as pd
 import yaml
 
 from importer.captorra import FIELD_NAMES, FIELDS_BY_NAME
-from importer.errors import UsageError
 from importer.contacts import ContactFinder
+from importer.errors import UsageError
 from importer.lead_key import DuplicateFinder
 from importer.mapping import LoadedMapping, json_schema, resolve_headers
 from importer.pipeline import check_rows
