@@ -111,10 +111,7 @@ def test_json_answer_wrapped_in_a_json_string_is_unwrapped() -> None:
             True,
             "'<html><body>Bad Gateway</body></html>'",
         ),
-        (200, "", True, "(empty body)"),
-        (200, '{"success": true}', True, "'{\"success\": true}'"),
-        (503, "busy", False, "'busy'"),
-        (429, "slow down", False, "'slow down'"),
+        (400, "", True, "(empty body)"),
         (500, "[1, 2]", True, "'[1, 2]'"),
     ],
 )
@@ -125,6 +122,22 @@ def test_unreadable_answers_are_transient_with_status_and_excerpt(
     assert answer.kind == "transient"
     assert answer.ambiguous is ambiguous
     assert answer.error == f"HTTP {status}: unexpected answer {excerpt}"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "excerpt"),
+    [
+        (429, "slow down", "Too Many Requests 'slow down'"),
+        (503, "busy", "Service Unavailable 'busy'"),
+        (503, '{"success": false, "error": "busy"}', "Service Unavailable '{\"success\": false, \"error\": \"busy\"}'"),
+        (429, '{"success": true, "IntakeID": "x"}', "Too Many Requests '{\"success\": true, \"IntakeID\": \"x\"}'"),
+    ],
+)
+def test_429_and_503_are_transient_and_unambiguous_whatever_their_body(
+    status: int, body: str, excerpt: str
+) -> None:
+    answer = interpret(httpx.Response(status, text=body))
+    assert answer == Answer("transient", error=f"HTTP {status}: {excerpt}")
 
 
 def test_long_bodies_are_cut_in_the_error() -> None:
@@ -222,7 +235,7 @@ def test_retries_exhausted_fail_the_row_with_the_last_error() -> None:
     outcomes, _ = post(handler, leads(1), retries=3)
     outcome = outcomes[2]
     assert outcome.status == "failed"
-    assert outcome.error == "HTTP 503: unexpected answer 'down'"
+    assert outcome.error == "HTTP 503: Service Unavailable 'down'"
     assert outcome.attempts == 4
     assert outcome.unanswered is False
     assert len(seen) == 4
@@ -237,15 +250,21 @@ def test_unanswered_then_failed_says_captorra_may_hold_it() -> None:
     assert outcome.warnings == [RESENT_WARNING]
 
 
-def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait a Poster makes (backoff, Retry-After, rate limit), made instant."""
     delays: list[float] = []
-    real_sleep = asyncio.sleep
 
-    async def recording_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        await real_sleep(0)
+    async def recording_pause(self: Poster, seconds: float) -> None:
+        if seconds > 0:
+            delays.append(seconds)
 
-    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(Poster, "_pause", recording_pause)
+    return delays
+
+
+def test_retry_after_is_honoured(pauses: list[float]) -> None:
+    delays = pauses
     handler, _ = answers(
         httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=CREATED)
     )
@@ -255,15 +274,8 @@ def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 7.0 <= delays[0] <= 7.1
 
 
-def test_backoff_grows_exponentially_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    delays: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+def test_backoff_grows_exponentially_with_full_jitter(pauses: list[float]) -> None:
+    delays = pauses
     handler, _ = answers(httpx.Response(503))
     post(handler, leads(1), retries=4, backoff_base=1.0, backoff_cap=100.0)
     assert len(delays) == 4
@@ -275,12 +287,14 @@ def test_circuit_breaker_stops_sending_and_says_why() -> None:
     handler, seen = answers(httpx.Response(503, text="down"))
     outcomes, poster = post(handler, leads(10), concurrency=1, retries=2, breaker_after=5)
     assert len(seen) == 5
-    assert poster.stopped.text == "endpoint unavailable (5 failures in a row)"
+    last = "HTTP 503: Service Unavailable 'down'"
+    assert poster.stopped.text == f"endpoint unavailable (5 failures in a row; last: {last})"
+    assert poster.stopped.kind == "unavailable"
     statuses = [outcome.status for outcome in outcomes.values()]
     assert statuses == ["failed"] * 10
     not_sent = [o for o in outcomes.values() if o.attempts == 0]
     assert len(not_sent) == 8
-    assert {o.error for o in not_sent} == {"not sent: endpoint unavailable (5 failures in a row)"}
+    assert {o.error for o in not_sent} == {f"not sent: {poster.stopped.text}"}
 
 
 def test_an_answer_resets_the_breaker() -> None:
@@ -342,20 +356,13 @@ def test_stop_lets_requests_in_flight_finish_and_starts_no_more() -> None:
 def test_rate_limiter_spaces_request_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     delays: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        clock[0] += seconds
-
     monkeypatch.setattr(posting.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(posting.asyncio, "sleep", fake_sleep)
     limiter = posting.RateLimiter(4.0)
-
-    async def main() -> None:
-        for _ in range(5):
-            await limiter.wait()
-
-    asyncio.run(main())
+    for _ in range(5):
+        delay = limiter.delay()
+        if delay:
+            delays.append(delay)
+        clock[0] += delay
     assert delays == pytest.approx([0.25, 0.25, 0.25, 0.25])
 
 
