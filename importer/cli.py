@@ -985,7 +985,8 @@ def _print_summary(report: RunReport) -> None:
         rate = rows / file.seconds if file.seconds else 0.0
         console.print(f"{file.seconds:.1f}s, {rate:,.0f} rows/s. Results: {file.results}")
         if file.rejections:
-            grouped = Table("rejected by Captorra", "rows")
+            grouped = Table("rejected by Captorra")
+            grouped.add_column("rows", justify="right")
             for (error, type_guid), count in file.rejections.most_common():
                 grouped.add_row(escape(rejection_label(error, type_guid)), f"{count:,}")
             console.print(grouped)

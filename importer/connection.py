@@ -20,7 +20,7 @@ import json
 import socket
 import ssl
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -131,19 +131,15 @@ async def _check(
 ) -> None:
     if transport is None:
         target = urlsplit(settings.endpoint)
-        host = target.hostname or ""
-        port = target.port or (443 if target.scheme == "https" else 80)
         first = urlsplit(settings.proxy) if settings.proxy else target
         first_host = first.hostname or ""
         first_port = first.port or (443 if first.scheme == "https" else 80)
-        steps = [
-            _resolve(first_host, first_port, proxy=settings.proxy is not None),
-            _connect(first_host, first_port, settings, context, host, port),
-        ]
-        for step in steps:
-            checked = await step
-            report.steps.append(checked)
-            if not checked.ok:
+        report.steps.append(await _resolve(first_host, first_port, proxy=bool(settings.proxy)))
+        if not report.steps[-1].ok:
+            return
+        async for step in _connect(first_host, first_port, settings, context):
+            report.steps.append(step)
+            if not step.ok:
                 return
     report.steps.append(await _post_empty(settings, transport))
 
@@ -159,45 +155,49 @@ async def _resolve(host: str, port: int, *, proxy: bool) -> Step:
 
 
 async def _connect(
-    first_host: str,
-    first_port: int,
-    settings: PostSettings,
-    context: ssl.SSLContext,
-    host: str,
-    port: int,
-) -> Step:
+    first_host: str, first_port: int, settings: PostSettings, context: ssl.SSLContext
+) -> AsyncIterator[Step]:
     """Connect (to the proxy, then tunnel) and, for https, check the TLS certificate."""
     proxy = settings.proxy
+    target = urlsplit(settings.endpoint)
+    host, https = target.hostname or "", target.scheme == "https"
+    port = target.port or (443 if https else 80)
     name = f"connect to {'the proxy ' if proxy else ''}{first_host}:{first_port}"
     try:
         async with asyncio.timeout(settings.timeout):
             reader, writer = await asyncio.open_connection(first_host, first_port)
     except (OSError, TimeoutError) as error:
-        detail = (
-            "no answer within the timeout"
-            if isinstance(error, TimeoutError)
-            else (f"failed ({error.strerror or error})")
-        )
+        if isinstance(error, TimeoutError):
+            detail = "no answer within the timeout"
+        elif isinstance(error, ConnectionRefusedError):
+            detail = "connection refused: nothing listens there"
+        else:
+            detail = f"failed ({error.strerror or error})"
         fix = (
             "check the proxy's address and port"
             if proxy
             else "check the endpoint URL and port, and that a firewall lets this machine out"
         )
-        return Step(name, False, detail, fix)
+        yield Step(name, False, detail, fix)
+        return
     try:
-        if proxy and urlsplit(settings.endpoint).scheme == "https":
+        yield Step(name, True, "connected")
+        if not https:
+            return
+        if proxy:
             problem = await _tunnel(reader, writer, proxy, host, port, settings.timeout)
+            yield Step(
+                f"tunnel to {host}:{port} through the proxy (CONNECT)",
+                not problem,
+                problem or "open",
+                "check the proxy's credentials (http://user:password@proxy:port) and that it "
+                "allows this host"
+                if problem
+                else "",
+            )
             if problem:
-                return Step(
-                    f"{name}, CONNECT {host}:{port}",
-                    False,
-                    problem,
-                    "check the proxy's credentials (http://user:password@proxy:port) and "
-                    "that it allows this host",
-                )
-        if urlsplit(settings.endpoint).scheme != "https":
-            return Step(name, True, "connected (plain http: this machine only)")
-        return await _tls(reader, writer, context, host, port, settings.timeout)
+                return
+        yield await _tls(reader, writer, context, host, port, settings.timeout)
     finally:
         writer.close()
 

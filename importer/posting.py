@@ -254,7 +254,7 @@ _FALSE = frozenset({"false", "0", "no"})
 _WRAPPERS = frozenset({"d", "data", "result"})
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # Captorra's page prints `"IntakeID: "<guid>"`: recover a success in that shape too.
-_TYPO_SUCCESS = re.compile(r'"success"\s*:\s*(?:true|"true"|1)\b', re.IGNORECASE)
+_TYPO_SUCCESS = re.compile(r'"success"\s*:\s*(?:true\b|1\b|"(?:true|1|yes)")', re.IGNORECASE)
 _TYPO_INTAKE_ID = re.compile(r"intake[\s_-]?id\W{0,6}(" + _GUID + ")", re.IGNORECASE)
 
 
@@ -420,7 +420,9 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def interpret_failure(error: Exception, url: httpx.URL | str = "") -> Answer:
+def interpret_failure(
+    error: Exception, url: httpx.URL | str = "", *, timeout: float | None = None
+) -> Answer:
     """A request that got no answer: ambiguous unless it never left this machine.
 
     Certificate, TLS and DNS failures are configuration problems: they do not
@@ -431,7 +433,10 @@ def interpret_failure(error: Exception, url: httpx.URL | str = "") -> Answer:
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     cause = error.__cause__
     if isinstance(error, TimeoutError):  # the whole-attempt deadline
-        return Answer("transient", error="no complete answer within the timeout", ambiguous=True)
+        within = f" (--timeout {timeout:g} s)" if timeout else ""
+        return Answer(
+            "transient", error=f"no complete answer within the timeout{within}", ambiguous=True
+        )
     if isinstance(cause, aiohttp.ClientConnectorCertificateError):
         reason = getattr(cause.certificate_error, "verify_message", "") or str(
             cause.certificate_error
@@ -750,7 +755,7 @@ class Poster:
                 response = await self.client.post(self._url, content=body, headers=_JSON)
             answer = interpret(response)
         except (httpx.TransportError, TimeoutError) as error:
-            answer = interpret_failure(error, self._url)
+            answer = interpret_failure(error, self._url, timeout=self.settings.timeout)
         if answer.kind in {"transient", "misconfigured"}:
             log.info("row %d attempt %d: %s", lead.row, attempt, answer.error)
         self._judge_endpoint(answer)

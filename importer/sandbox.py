@@ -73,6 +73,9 @@ class Fault(StrEnum):
     """A way for one request to go wrong; the value is what a CLI option would name."""
 
     UNAVAILABLE = "503"
+    # 429 and 503 with Captorra-shaped bodies: the status, not the body, says "not processed".
+    RATE_LIMITED = "429-json"
+    UNAVAILABLE_JSON = "503-json"
     ERROR_AFTER_CREATE = "500"
     GATEWAY_HTML = "502"
     DROP_BEFORE_CREATE = "drop-before"
@@ -249,6 +252,13 @@ def _created(intake_id: str, style: AnswerStyle = AnswerStyle.CAPTORRA) -> _Repl
     return _json_reply(200, documents[style])
 
 
+def _busy(status: int, config: SandboxConfig) -> _Reply:
+    # Captorra-shaped on purpose: the status, not the body, says "not processed".
+    error = "Too many requests" if status == 429 else "Service unavailable"
+    headers = (_JSON_TYPE, ("retry-after", _retry_after(config.retry_after)))
+    return _Reply(status, json.dumps({"success": False, "error": error}).encode(), headers)
+
+
 def _status_reply(config: SandboxConfig) -> _Reply | None:
     """The one answer every request gets under `status` or `redirect`; nothing is created."""
     status = config.status or (302 if config.redirect else None)
@@ -257,10 +267,7 @@ def _status_reply(config: SandboxConfig) -> _Reply | None:
     if 300 <= status < 400:
         return _Reply(status, b"", (_TEXT_TYPE, ("location", config.redirect or "/login")))
     if status in (429, 503):
-        # Captorra-shaped bodies on purpose: the status, not the body, says "not processed".
-        error = "Too many requests" if status == 429 else "Service unavailable"
-        headers = (_JSON_TYPE, ("retry-after", _retry_after(config.retry_after)))
-        return _Reply(status, json.dumps({"success": False, "error": error}).encode(), headers)
+        return _busy(status, config)
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -288,6 +295,8 @@ def _refusal(fault: Fault, config: SandboxConfig) -> _Outcome:
         case Fault.UNAVAILABLE:
             retry_after = ("retry-after", _retry_after(config.retry_after))
             return _Reply(503, _PAGE_503, (_HTML_TYPE, retry_after))
+        case Fault.RATE_LIMITED | Fault.UNAVAILABLE_JSON:
+            return _busy(429 if fault is Fault.RATE_LIMITED else 503, config)
         case Fault.GATEWAY_HTML:
             return _Reply(502, _PAGE_502, (_HTML_TYPE,))
         case Fault.DROP_BEFORE_CREATE:
@@ -378,6 +387,7 @@ class Sandbox:
         self._types = frozenset(guid.lower() for guid in config.types)
         self._random = random.Random(config.seed)
         self._intakes: list[tuple[str, dict[str, Any]]] = []
+        self.requests = 0  # every request answered, created or not
         self._app = _starlette_app(self._answer)
 
     @property
@@ -395,6 +405,7 @@ class Sandbox:
         return self._app
 
     async def _answer(self, body: bytes) -> _Outcome:
+        self.requests += 1
         outcome = await self._answer_at_once(body)
         if self._config.trickle > 0 and isinstance(outcome, _Reply):
             return _Trickle(self._config.trickle, outcome)
