@@ -348,3 +348,23 @@ def test_a_file_whose_every_lead_is_refused_alike_is_rejected_and_the_others_go_
     )
     rows = read_sheet(inbox / "results" / "acme_0401.results.xlsx")
     assert [row["Status"] for row in rows] == ["rejected"] * 3 + ["failed"] * 2
+
+
+def test_cli_batch_says_why_it_stopped_even_with_quiet(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    with running_server(SandboxConfig(redirect="https://sso.example.test/login")) as (url, _):
+        result = CliRunner().invoke(
+            cli,
+            [
+                *("batch", str(inbox), "--mappings-dir", str(profiles), "--endpoint", url),
+                *("--journal", str(tmp_path / "j.sqlite3"), "--quiet"),
+            ],
+        )
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert "acme_0401.csv: stopped, exit 2" in line
+    assert f"{url} answered 302 Found, redirecting to https://sso.example.test/login" in line
+    assert (inbox / "acme_0401.csv").exists()
+    assert (inbox / "lakeside_0401.csv").exists()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,8 @@ from click.testing import CliRunner, Result
 
 from importer.cli import cli
 from importer.connection import check_connection
-from importer.posting import NO_INTAKE_ID_WARNING, RESENT_WARNING
+from importer.pipeline import ImportJob, import_files
+from importer.posting import NO_INTAKE_ID_WARNING, RESENT_WARNING, PostSettings
 from importer.sandbox import AnswerStyle, Fault, Sandbox, SandboxConfig, running_server
 from tests.leads import lead_rows, read_sheet, write_csv
 from tests.proxy import LoopbackProxy
@@ -467,3 +470,82 @@ def test_check_connection_of_the_sandbox() -> None:
     result = invoke("check-connection", "--sandbox")
     assert result.exit_code == 0, result.output
     assert "The endpoint answers like Captorra: ready to send." in result.stdout
+
+
+def test_the_page_stop_ends_a_long_wait_at_once(leads: Path, mapping: Path, tmp_path: Path) -> None:
+    cancel = threading.Event()
+    with running_server(SandboxConfig(status=429, retry_after=250)) as (url, sandbox):
+        job = ImportJob(
+            inputs=(leads,),
+            mapping=mapping,
+            output=tmp_path / "out.xlsx",
+            post=PostSettings(endpoint=url, concurrency=2),
+            journal=tmp_path / "j.sqlite3",
+        )
+
+        def stop_once_waiting() -> None:
+            while sandbox.requests < 2:
+                time.sleep(0.01)
+            cancel.set()
+
+        threading.Thread(target=stop_once_waiting, daemon=True).start()
+        report = import_files(job, cancel=cancel)  # without the stop: 250 s per retry
+    assert report.exit_code == 130
+    rows = read_sheet(tmp_path / "out.xlsx")
+    assert {row["Status"] for row in rows} == {"failed"}
+    assert all(str(row["Error"]).endswith("cancelled; re-run to send") for row in rows)
+
+
+def test_the_breaker_names_the_cause_of_the_failures(
+    leads: Path, mapping: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # closed again below: nothing listens there
+    url = f"http://127.0.0.1:{port}/api/captorraapi/create"
+    settings = PostSettings(
+        endpoint=url, concurrency=1, retries=1, breaker_after=3, backoff_cap=0.01
+    )
+    job = ImportJob(inputs=(leads,), mapping=mapping, output=tmp_path / "o.xlsx", post=settings)
+    (report,) = import_files(job).files
+    assert report.exit_code == 3
+    assert report.stopped == (
+        f"endpoint unavailable (3 failures in a row; last: connection refused by 127.0.0.1:{port})"
+    )
+
+
+def test_hold_keeps_an_unanswered_lead_for_a_person_instead_of_sending_it_again(
+    mapping: Path, tmp_path: Path
+) -> None:
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(3))
+    config = SandboxConfig(fault_rate=1.0, faults=(Fault.DROP_AFTER_CREATE,))
+    with running_server(config) as (url, sandbox):
+        first = run(leads, mapping, url, tmp_path, "--on-unanswered", "hold")
+        rows = read_sheet(tmp_path / "out.xlsx")
+        second = run(leads, mapping, url, tmp_path)  # the default policy: still not sent
+        counts = created(sandbox)
+    assert (first.exit_code, second.exit_code) == (1, 1), first.output
+    assert sandbox.requests == 3
+    assert set(counts.values()) == {1}
+    assert {row["Status"] for row in rows} == {"unconfirmed"}
+    assert all("held, not sent again (--on-unanswered hold)" in str(row["Error"]) for row in rows)
+
+
+def test_check_connection_takes_the_proxy_from_the_environment(
+    tls_server: tuple[str, Sandbox], certificates: dict[str, Path]
+) -> None:
+    url, _ = tls_server
+    with LoopbackProxy().running() as proxy:
+        report = check_connection(
+            url, ca_bundle=certificates["ca"], environ={"https_proxy": proxy.url}
+        )
+        bypassed = check_connection(
+            url,
+            ca_bundle=certificates["ca"],
+            environ={"HTTPS_PROXY": proxy.url, "NO_PROXY": "localhost"},
+        )
+    assert report.ok
+    assert report.proxy == proxy.url
+    assert bypassed.ok
+    assert bypassed.proxy is None
+    assert len([r for r in proxy.requests if r.startswith("CONNECT")]) == 2  # tunnel + post
