@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import socket
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -40,6 +42,8 @@ from importer.posting import (
 )
 from importer.sandbox import Sandbox
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _DNS_FIX = (
     "check the endpoint URL (--endpoint / CAPTORRA_ENDPOINT) and this machine's DNS; "
     "a network that reaches the internet only through a proxy needs HTTPS_PROXY or --proxy"
@@ -68,7 +72,7 @@ class ConnectionReport:
         return bool(self.steps) and all(step.ok for step in self.steps)
 
 
-def check_connection(
+async def check_connection_async(
     endpoint: str,
     *,
     sandbox: bool = False,
@@ -82,7 +86,8 @@ def check_connection(
 
     With `sandbox` (the in-process sandbox) or `transport` (a test's), only the
     post step runs: there is no network to check. `environ` supplies the proxy
-    variables (default: this process's environment).
+    variables (default: this process's environment). A web page's handler
+    awaits this; plain code calls `check_connection`, the same check blocking.
     """
     if sandbox:
         endpoint, transport = SANDBOX_ENDPOINT, Sandbox().transport()
@@ -95,8 +100,21 @@ def check_connection(
     settings = PostSettings(
         endpoint=endpoint, concurrency=1, timeout=timeout, proxy=chosen, ca_bundle=ca_bundle
     )
-    asyncio.run(_check(report, settings, context, transport))
+    await _check(report, settings, context, transport)
     return report
+
+
+def _blocking(
+    function: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, _T]:
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return asyncio.run(function(*args, **kwargs))
+
+    return run
+
+
+check_connection = _blocking(check_connection_async)
 
 
 def _environment_proxy(endpoint: str, environ: Mapping[str, str] | None) -> str | None:

@@ -294,11 +294,13 @@ def _captorra_answer(content: bytes) -> Answer | None:
     body = _json_object(content)
     if body is None:
         return _typo_success(content)
-    candidates = [body] + [
-        value
-        for key, value in body.items()
-        if _normal(key) in _WRAPPERS and isinstance(value, dict)
+    # ASP.NET services answer {"d": ...}, often with the JSON as a string inside.
+    wrapped = [
+        _json_object(v) if isinstance(v, str) else v
+        for k, v in body.items()
+        if _normal(k) in _WRAPPERS
     ]
+    candidates = [body, *(value for value in wrapped if isinstance(value, dict))]
     for candidate in candidates:
         success = _truth(_value(candidate, "success"))
         if success is True:
@@ -315,8 +317,9 @@ def _captorra_answer(content: bytes) -> Answer | None:
 
 
 def _typo_success(content: bytes) -> Answer | None:
-    text = content.decode("utf-8", "replace")
-    if not _TYPO_SUCCESS.search(text):
+    text = content.decode("utf-8", "replace").strip()
+    # Only a body meant as a JSON object: a page that merely mentions "success" is not one.
+    if not (text.startswith("{") and text.endswith("}") and _TYPO_SUCCESS.search(text)):
         return None
     found = _TYPO_INTAKE_ID.search(text)
     intake_id = found.group(1) if found else ""
@@ -350,7 +353,7 @@ def _error_text(body: dict[str, Any]) -> str:
     return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS] + "..."
 
 
-def _json_object(content: bytes) -> dict[str, Any] | None:
+def _json_object(content: bytes | str) -> dict[str, Any] | None:
     try:
         body = json.loads(content)
         if isinstance(body, str):  # some gateways wrap the JSON answer in a JSON string

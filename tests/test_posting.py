@@ -440,6 +440,7 @@ GUID = "0b7e2a4c-1111-4222-8333-944455556666"
         {"d": {"success": True, "Intake_ID": GUID}},
         {"data": {"success": True}, "IntakeID": GUID},
         {"Result": {"Success": "yes", "IntakeID": GUID}},
+        {"d": json.dumps({"success": True, "IntakeID": GUID})},
     ],
     ids=repr,
 )
@@ -463,6 +464,11 @@ def test_success_inside_a_json_string_inside_a_wrapper_is_read() -> None:
 )
 def test_the_broken_quote_of_captorras_page_still_gives_the_intake_id(text: str) -> None:
     assert interpret(httpx.Response(200, text=text)) == Answer("posted", intake_id=GUID)
+
+
+def test_a_page_that_merely_mentions_success_is_not_a_success() -> None:
+    page = '<html><script>var state = {"success": true};</script></html>'
+    assert interpret(httpx.Response(200, text=page)).kind == "unconfirmed"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ received, not only what the importer says.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ import trustme
 from click.testing import CliRunner, Result
 
 from importer.cli import cli
-from importer.connection import check_connection
+from importer.connection import ConnectionReport, check_connection, check_connection_async
 from importer.pipeline import ImportJob, import_files
 from importer.posting import NO_INTAKE_ID_WARNING, RESENT_WARNING, PostSettings
 from importer.sandbox import AnswerStyle, Fault, Sandbox, SandboxConfig, running_server
@@ -549,3 +550,12 @@ def test_check_connection_takes_the_proxy_from_the_environment(
     assert bypassed.ok
     assert bypassed.proxy is None
     assert len([r for r in proxy.requests if r.startswith("CONNECT")]) == 2  # tunnel + post
+
+
+def test_a_web_page_can_await_the_check_on_its_own_event_loop() -> None:
+    async def handler() -> ConnectionReport:
+        return await check_connection_async("", sandbox=True)
+
+    report = asyncio.run(handler())
+    assert report.ok
+    assert [step.name for step in report.steps] == ["post {} (creates nothing)"]
