@@ -261,12 +261,11 @@ _TYPO_INTAKE_ID = re.compile(r"intake[\s_-]?id\W{0,6}(" + _GUID + ")", re.IGNORE
 def interpret(response: httpx.Response) -> Answer:
     """Judge an HTTP answer; see the module docstring."""
     status = response.status_code
-    retry_after = _retry_after(response.headers.get("Retry-After"))
     if status in _NOT_PROCESSED:
         return Answer(
             "transient",
             error=f"HTTP {status}: {_reason(response)} {_excerpt(response.content)}",
-            retry_after=retry_after,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
         )
     captorra = _captorra_answer(response.content)
     if captorra is not None:
@@ -285,28 +284,28 @@ def interpret(response: httpx.Response) -> Answer:
         "transient",
         error=f"HTTP {status}: unexpected answer {_excerpt(response.content)}",
         ambiguous=True,  # anything but 429/503 may have been processed
-        retry_after=retry_after,
+        retry_after=_retry_after(response.headers.get("Retry-After")),
     )
 
 
 def _captorra_answer(content: bytes) -> Answer | None:
     """A success or a rejection in any shape Captorra-like servers use; None otherwise."""
-    body = _json_object(content)
-    if body is None:
+    document = _json_object(content)
+    if document is None:
         return _typo_success(content)
+    if document.get("success") is True and document.get("IntakeID"):  # documented: the fast path
+        return Answer("posted", intake_id=str(document["IntakeID"]))
+    body = _normalised(document)
     # ASP.NET services answer {"d": ...}, often with the JSON as a string inside.
     wrapped = [
-        _json_object(v) if isinstance(v, str) else v
-        for k, v in body.items()
-        if _normal(k) in _WRAPPERS
+        _json_object(v) if isinstance(v, str) else v for k, v in body.items() if k in _WRAPPERS
     ]
-    candidates = [body, *(value for value in wrapped if isinstance(value, dict))]
+    candidates = [body, *(_normalised(value) for value in wrapped if isinstance(value, dict))]
     for candidate in candidates:
-        success = _truth(_value(candidate, "success"))
+        success = _truth(candidate.get("success"))
         if success is True:
             intake_id = next(
-                (str(v) for c in candidates if (v := _value(c, "intakeid")) not in (None, "")),
-                "",
+                (str(v) for c in candidates if (v := c.get("intakeid")) not in (None, "")), ""
             )
             return Answer(
                 "posted", intake_id=intake_id, warning="" if intake_id else NO_INTAKE_ID_WARNING
@@ -326,12 +325,15 @@ def _typo_success(content: bytes) -> Answer | None:
     return Answer("posted", intake_id=intake_id, warning="" if intake_id else NO_INTAKE_ID_WARNING)
 
 
-def _normal(key: str) -> str:
-    return re.sub(r"[\s_-]", "", key).casefold()
+_IGNORED_IN_KEYS = str.maketrans("", "", " \t\r\n_-")
 
 
-def _value(body: dict[str, Any], name: str) -> Any:
-    return next((value for key, value in body.items() if _normal(str(key)) == name), None)
+def _normalised(body: dict[str, Any]) -> dict[str, Any]:
+    """Keys without case, spaces, `_` or `-` (`Intake_ID` -> `intakeid`); the first one wins."""
+    found: dict[str, Any] = {}
+    for key, value in body.items():
+        found.setdefault(str(key).translate(_IGNORED_IN_KEYS).casefold(), value)
+    return found
 
 
 def _truth(value: Any) -> bool | None:
@@ -346,7 +348,7 @@ def _truth(value: Any) -> bool | None:
 
 
 def _error_text(body: dict[str, Any]) -> str:
-    value = _value(body, "error") or _value(body, "message")
+    value = body.get("error") or body.get("message")
     if not value:
         return "rejected without a reason"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
