@@ -42,7 +42,14 @@ import httpx
 
 from importer.errors import ExitCode, InputFileError, LockedError, MappingError
 from importer.mapping import LoadedMapping
-from importer.pipeline import FileReport, ImportJob, Observer, import_files, worst
+from importer.pipeline import (
+    FileReport,
+    ImportJob,
+    Observer,
+    import_files,
+    rejection_groups,
+    worst,
+)
 from importer.posting import PostSettings
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
@@ -87,6 +94,8 @@ class BatchFile:
     results: Path | None = None
     moved_to: Path | None = None
     error: str = ""
+    # Rejected rows grouped by Captorra's text (and the Type sent, for the Type GUID text).
+    rejections: list[dict[str, str | int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -202,13 +211,16 @@ def _import_one(
 
 
 def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
+    rejections = rejection_groups(imported)
     if imported.stop_kind == "mapping":
         rejected = _reject(job, path, imported.stopped)
         rejected.counts, rejected.results = dict(imported.counts), imported.results
+        rejected.rejections = rejections
         return rejected
     done = BatchFile(
         path.name, "retry", imported.exit_code, dict(imported.counts), imported.results
     )
+    done.rejections = rejections
     if imported.stop_kind == "endpoint":
         done.outcome, done.error = "stopped", imported.stopped
         return done
@@ -323,6 +335,7 @@ def summary_document(report: BatchReport) -> dict[str, object]:
                 "outcome": file.outcome,
                 "exit_code": int(file.exit_code),
                 "counts": file.counts,
+                "rejections": file.rejections,
                 "results": str(file.results) if file.results else None,
                 "moved_to": str(file.moved_to) if file.moved_to else None,
                 "error": file.error or None,

@@ -50,6 +50,7 @@ from importer.pipeline import (
     ImportJob,
     RunReport,
     import_files,
+    rejection_groups,
     rejection_label,
 )
 from importer.posting import OnUnanswered, PostSettings
@@ -951,10 +952,7 @@ def _summary_document(report: RunReport) -> dict[str, Any]:
                 "error": file.error or None,
                 "stopped": file.stopped or None,
                 "stop_kind": file.stop_kind,
-                "rejections": [
-                    {"error": error, "type": type_guid or None, "rows": count}
-                    for (error, type_guid), count in file.rejections.most_common()
-                ],
+                "rejections": rejection_groups(file),
             }
             for file in report.files
         ],

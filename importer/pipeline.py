@@ -452,6 +452,14 @@ def check_rows(
     return CheckedRows(outcome, mapped.values, keys)
 
 
+def rejection_groups(report: FileReport) -> list[dict[str, str | int | None]]:
+    """The rejections of a file for a JSON summary, the most frequent first."""
+    return [
+        {"error": error, "type": type_guid or None, "rows": count}
+        for (error, type_guid), count in report.rejections.most_common()
+    ]
+
+
 def rejection_label(error: str, type_guid: str) -> str:
     """Captorra's text, with the Type sent when the text is about the Type GUID."""
     return f"{error} (Type {type_guid})" if type_guid else error

@@ -19,7 +19,7 @@ from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
-from tests.leads import MAPPING, lead_rows, read_sheet, write_csv
+from tests.leads import AUTO_TYPE, MAPPING, lead_rows, read_sheet, write_csv
 
 OTHER_HEADER = ("Lead #", "Full Name", "Cell Phone", "Email Address")
 OTHER_MAPPING = """\
@@ -348,6 +348,10 @@ def test_a_file_whose_every_lead_is_refused_alike_is_rejected_and_the_others_go_
     )
     rows = read_sheet(inbox / "results" / "acme_0401.results.xlsx")
     assert [row["Status"] for row in rows] == ["rejected"] * 3 + ["failed"] * 2
+    acme = next(file for file in report.files if file.name == "acme_0401.csv")
+    assert acme.rejections == [
+        {"error": "Referrer/Type GUID does not exist.", "type": AUTO_TYPE, "rows": 3}
+    ]
 
 
 def test_cli_batch_says_why_it_stopped_even_with_quiet(

@@ -10,6 +10,7 @@ received, not only what the importer says.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -29,7 +30,7 @@ from importer.connection import ConnectionReport, check_connection, check_connec
 from importer.pipeline import ImportJob, import_files
 from importer.posting import NO_INTAKE_ID_WARNING, RESENT_WARNING, PostSettings
 from importer.sandbox import AnswerStyle, Fault, Sandbox, SandboxConfig, running_server
-from tests.leads import lead_rows, read_sheet, write_csv
+from tests.leads import AUTO_TYPE, lead_rows, read_sheet, write_csv
 from tests.proxy import LoopbackProxy
 from tests.reliability.test_posting_faults import created
 
@@ -238,7 +239,17 @@ def test_the_same_rejection_over_and_over_stops_early_with_exit_2(
 ) -> None:
     config = SandboxConfig(referrers=frozenset({"11111111-1111-4111-8111-111111111111"}))
     with running_server(config) as (url, sandbox):
-        result = run(leads, mapping, url, tmp_path, "--stop-after-same-rejection", "5")
+        summary = tmp_path / "summary.json"
+        result = run(
+            leads,
+            mapping,
+            url,
+            tmp_path,
+            "--stop-after-same-rejection",
+            "5",
+            "--summary-json",
+            summary,
+        )
         requests = sandbox.requests
     assert result.exit_code == 2, result.output
     assert requests <= 5 + CONCURRENCY
@@ -248,6 +259,11 @@ def test_the_same_rejection_over_and_over_stops_early_with_exit_2(
         "mapping is likely wrong; fix it and re-run"
     ) in result.stderr
     assert "Referrer/Type GUID does not exist. (Type 6f1c2a3b-" in result.stdout  # grouped
+    (file,) = json.loads(summary.read_text())["files"]
+    assert file["stop_kind"] == "mapping"
+    assert file["rejections"] == [
+        {"error": "Referrer/Type GUID does not exist.", "type": AUTO_TYPE, "rows": requests}
+    ]
 
 
 # ---------------------------------------------------------------- waiting
