@@ -10,7 +10,8 @@ module can. A valid row whose phone (Primary or Secondary) or email matches
   from acme (IntakeID 4711); not sent"
 
 is `duplicate` and is not sent. The message names which identifier matched,
-when and from which vendor, never the value.
+when and from which vendor, never the value. A lead left `unconfirmed` (it may
+be in Captorra) counts as posted.
 
 Identifiers are normalised column by column: a phone is its 10 digits (a
 leading US 1 and an extension dropped; anything else is no phone), an email is
@@ -55,6 +56,7 @@ class EarlierLead:
     posted_at: str  # ISO time, UTC
     intake_id: str
     vendor: str  # the profile or mapping it was imported with
+    confirmed: bool = True  # False: `unconfirmed`, it may or may not be in Captorra
 
 
 class ContactHistory(Protocol):
@@ -206,12 +208,15 @@ class ContactFinder:
         matched = matched.sort_values(["row", "posted_at", "key_hash", "kind"])
         first = matched.groupby("row")["key_hash"].transform("first")
         matched = matched[matched["key_hash"] == first]
-        described = matched.groupby("row")[["posted_at", "vendor", "intake_id"]].first()
+        columns = ["posted_at", "vendor", "intake_id", "confirmed"]
+        described = matched.groupby("row")[columns].first()
         described["kinds"] = _kinds_by_row(matched["row"], matched["kind"])
         return pd.Series(
             [
-                earlier_lead_error(kinds, posted_at, vendor, intake_id)
-                for posted_at, vendor, intake_id, kinds in described.itertuples(index=False)
+                earlier_lead_error(kinds, posted_at, vendor, intake_id, confirmed)
+                for posted_at, vendor, intake_id, confirmed, kinds in described.itertuples(
+                    index=False
+                )
             ],
             index=described.index.astype("int64"),
             dtype="str",
@@ -222,8 +227,16 @@ def _no_rows() -> pd.Series:
     return pd.Series(dtype="str", index=pd.Index([], dtype="int64"))
 
 
-def earlier_lead_error(kinds: str, posted_at: str, vendor: str, intake_id: str) -> str:
+def earlier_lead_error(
+    kinds: str, posted_at: str, vendor: str, intake_id: str, confirmed: bool = True
+) -> str:
     """The Error of a lead matching one posted earlier; the same text at check and at send."""
+    if not confirmed:
+        # It may be in Captorra: sending the same person again could make two intakes.
+        return (
+            f"same {kinds} as a lead sent on {posted_at[:10]} from {vendor} that may have been "
+            "created (unconfirmed); not sent"
+        )
     intake = f" (IntakeID {intake_id})" if intake_id else ""
     return f"same {kinds} as a lead posted on {posted_at[:10]} from {vendor}{intake}; not sent"
 

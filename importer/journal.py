@@ -341,7 +341,7 @@ class Journal:
 
     def posted_keys(self, key_hashes: Sequence[str]) -> set[str]:
         rows = self._db.execute(
-            "SELECT key_hash FROM leads WHERE endpoint = ? AND status = 'posted'"
+            "SELECT key_hash FROM leads WHERE endpoint = ? AND status IN ('posted', 'unconfirmed')"
             " AND key_hash IN (SELECT value FROM json_each(?))",
             (self.endpoint, json.dumps(list(key_hashes))),
         )
@@ -353,14 +353,15 @@ class Journal:
         # One JSON parameter instead of one per hash: a chunk has more hashes than
         # SQLite allows parameters.
         return self._db.execute(
-            "SELECT c.contact_hash, c.kind, c.key_hash, l.status, COALESCE(l.posted_at, ''),"
+            "SELECT c.contact_hash, c.kind, c.key_hash, l.status, COALESCE(l.posted_at, l.updated),"
             " COALESCE(l.intake_id, ''), l.run_id, COALESCE(r.mapping, '')"
             " FROM contacts c JOIN leads l ON l.endpoint = c.endpoint AND l.key_hash = c.key_hash"
             " LEFT JOIN runs r ON r.run_id = l.run_id"
             " WHERE c.endpoint = ? AND c.contact_hash IN (SELECT value FROM json_each(?))"
-            " AND ((l.status = 'posted' AND l.posted_at >= ?)"
+            " AND ((l.status IN ('posted', 'unconfirmed')"
+            "       AND COALESCE(l.posted_at, l.updated) >= ?)"
             "      OR (? AND l.status IN ('claimed', 'sending')))"
-            " ORDER BY l.posted_at, c.key_hash",
+            " ORDER BY COALESCE(l.posted_at, l.updated), c.key_hash",
             (self.endpoint, json.dumps(list(hashes)), since, int(in_flight)),
         ).fetchall()
 
@@ -377,7 +378,7 @@ class Journal:
             for row in self._contact_rows(hashes, rule.since, in_flight=True)
             if row[2] != digest
         ]
-        posted = [row for row in others if row[3] == "posted"]
+        posted = [row for row in others if row[3] in {"posted", "unconfirmed"}]
         if posted:
             lead_hash = posted[0][2]
             earlier = _earlier_lead(posted[0])
@@ -386,7 +387,7 @@ class Journal:
                 lead.row,
                 "duplicate",
                 error=earlier_lead_error(
-                    kinds, earlier.posted_at, earlier.vendor, earlier.intake_id
+                    kinds, earlier.posted_at, earlier.vendor, earlier.intake_id, earlier.confirmed
                 ),
             )
         for row in others:
@@ -421,9 +422,10 @@ class Journal:
 
 
 def _earlier_lead(row: tuple[str, ...]) -> EarlierLead:
-    contact_hash, kind, digest, _, posted_at, intake_id, _, mapping = row
+    contact_hash, kind, digest, status, posted_at, intake_id, _, mapping = row
+    vendor = vendor_name(mapping) if mapping else "?"
     return EarlierLead(
-        contact_hash, kind, digest, posted_at, intake_id, vendor_name(mapping) if mapping else "?"
+        contact_hash, kind, digest, posted_at, intake_id, vendor, confirmed=status == "posted"
     )
 
 

@@ -391,3 +391,21 @@ def test_normalising_is_total_and_idempotent(texts: list[str]) -> None:
     emails = normal_emails(values)
     assert all(email == "" or "@" in email for email in emails)
     assert normal_emails(emails).tolist() == emails.tolist()
+
+
+def test_a_person_whose_lead_may_have_been_created_is_not_sent_again(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    first = started(path)
+    ann = lead("CaptorraId=1\x1fID=A1", 2, ("phone", "h-phone"))
+    first.before_send(ann)
+    first.answered(ann, Outcome(2, "unconfirmed", error="HTTP 200: an HTML page"))
+    decision = started(path, "beta.yaml").before_send(
+        lead("CaptorraId=1\x1fID=B1", 3, ("phone", "h-phone"))
+    )
+    assert isinstance(decision, Outcome)
+    assert decision.status == "duplicate"
+    today = datetime.now(UTC).date().isoformat()
+    assert decision.error == (
+        f"same phone as a lead sent on {today} from acme that may have been created "
+        "(unconfirmed); not sent"
+    )
