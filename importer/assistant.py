@@ -926,7 +926,7 @@ def _simple(plan: _Plan, name: str) -> list[_Entry]:
     return []
 
 
-def _render(path: Path, sample: _Sample, plan: _Plan, sheet: str | int | None) -> Proposal:
+def _render(path: Path, sample: _Sample, plan: _Plan, options: ReadOptions) -> Proposal:
     entries = _field_entries(plan)
     lines = [SCHEMA_LINE, "#"]
     lines += _comment(_preamble(path, sample, entries), indent="", hanging="")
@@ -940,9 +940,16 @@ def _render(path: Path, sample: _Sample, plan: _Plan, sheet: str | int | None) -
         f"#   captorra-import check-mapping <this file> {_NOT_PRINTABLE.sub(' ', path.name)}",
     ]
     lines += ["", "version: 1", ""]
-    if sheet is not None:
-        shown = str(sheet) if isinstance(sheet, int) else scalar(sheet)
-        lines += ["read:", f"  sheet: {shown}", ""]
+    read = []
+    if options.sheet is not None:
+        sheet = options.sheet
+        read.append(f"  sheet: {sheet if isinstance(sheet, int) else scalar(sheet)}")
+    if options.header_row is not None:
+        if options.header_row == 0:
+            read.append("  # The file has no header row: its columns are Column 1, Column 2, ...")
+        read.append(f"  header_row: {options.header_row}")
+    if read:
+        lines += ["read:", *read, ""]
     lines.append("fields:")
     for entry in entries:
         lines += ["", *entry.lines]
@@ -984,10 +991,11 @@ def _first_chunk(path: Path, options: ReadOptions) -> tuple[list[str], Chunk | N
             close()  # the rest of a large file is never read
 
 
-def _read_sample(path: Path, sheet: str | int | None, rows: int) -> _Sample:
+def _read_sample(path: Path, options: ReadOptions) -> _Sample:
+    rows = options.chunk_rows
     if rows < 1:
         raise UsageError(f"sample_rows must be 1 or more, not {rows}")
-    columns, chunk, notes = _first_chunk(path, ReadOptions(sheet=sheet, chunk_rows=rows))
+    columns, chunk, notes = _first_chunk(path, options)
     frame = chunk.frame.head(rows) if chunk is not None else pd.DataFrame(columns=columns)
     return _Sample(columns, frame, notes)
 
@@ -996,16 +1004,22 @@ def _read_sample(path: Path, sheet: str | int | None, rows: int) -> _Sample:
 
 
 def propose_mapping(
-    path: Path, *, sheet: str | int | None = None, sample_rows: int = 500
+    path: Path,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    sample_rows: int = 500,
 ) -> Proposal:
     """A commented mapping for `path`, from its headers and its first `sample_rows` rows.
 
-    Raises `InputFileError` when the file cannot be read; see the module docstring for
-    what the text guarantees.
+    `header_row=0` reads a file without a header row: its columns are `Column 1`,
+    ... and only their values speak for them. Raises `InputFileError` when the file
+    cannot be read; see the module docstring for what the text guarantees.
     """
-    sample = _read_sample(path, sheet, sample_rows)
+    options = ReadOptions(sheet=sheet, header_row=header_row, chunk_rows=sample_rows)
+    sample = _read_sample(path, options)
     plan = _plan([_profile(header, sample.frame[header]) for header in sample.columns])
-    return _render(path, sample, plan, sheet)
+    return _render(path, sample, plan, options)
 
 
 def preview_mapping(

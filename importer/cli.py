@@ -101,6 +101,28 @@ def cli() -> None:
     """
 
 
+def _header_options() -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="The row holding the column names (default: the mapping's, else row 1).",
+        ),
+        click.option(
+            "--no-header",
+            is_flag=True,
+            help="The file has no header row: every row is a lead, columns are "
+            "'Column 1', 'Column 2', ...",
+        ),
+    ]
+
+
+def _header_row(header_row: int | None, no_header: bool) -> int | None:
+    if no_header and header_row is not None:
+        raise click.UsageError("use --header-row or --no-header, not both")
+    return 0 if no_header else header_row
+
+
 def _input_options(command: F) -> F:
     for option in reversed(
         [
@@ -126,6 +148,7 @@ def _input_options(command: F) -> F:
                 help="Results file (.xlsx or .csv); default: <input>.results.xlsx.",
             ),
             click.option("--sheet", help="Excel sheet name or 0-based index (default: first)."),
+            *_header_options(),
             click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
             click.option(
                 "--summary-json",
@@ -147,6 +170,8 @@ def validate(
     mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
     quiet: bool,
     summary_json: Path | None,
 ) -> None:
@@ -161,6 +186,7 @@ def validate(
         mappings_dir=mappings_dir,
         output=output,
         sheet=_sheet(sheet),
+        header_row=_header_row(header_row, no_header),
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
@@ -245,6 +271,8 @@ def run(
     mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
     quiet: bool,
     summary_json: Path | None,
     endpoint: str | None,
@@ -293,6 +321,7 @@ def run(
         mappings_dir=mappings_dir,
         output=output,
         sheet=_sheet(sheet),
+        header_row=_header_row(header_row, no_header),
         post=post,
         sandbox=sandbox,
         repost=repost,
@@ -507,16 +536,27 @@ def history(run_id: str | None, limit: int, journal: Path | None) -> None:
     help="Where to write the mapping (default: mappings/<input name>.yaml).",
 )
 @click.option("--sheet", help="Excel sheet name or 0-based index (default: first).")
+@_header_options()[0]
+@_header_options()[1]
 @click.option("--force", is_flag=True, help="Overwrite an existing mapping file.")
 @debug_option
-def init_mapping(input_path: Path, output: Path | None, sheet: str | None, force: bool) -> None:
+def init_mapping(
+    input_path: Path,
+    output: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
+    force: bool,
+) -> None:
     """Propose a commented mapping for a spreadsheet, from its headers and values.
 
     Every decision is explained in a comment; open the file, check the lines
     marked REVIEW, set CAPTORRA_ID and CAPTORRA_REFERRER, and run `validate`.
     """
     target = output or Path("mappings") / f"{input_path.stem}.yaml"
-    proposal = propose_mapping(input_path, sheet=_sheet(sheet))
+    proposal = propose_mapping(
+        input_path, sheet=_sheet(sheet), header_row=_header_row(header_row, no_header)
+    )
     write_mapping(target, proposal.text, overwrite=force)
     review = [decision for decision in proposal.decisions if decision.review]
     click.echo(f"Wrote {target}: {len(proposal.decisions)} decisions, {len(review)} to review.")

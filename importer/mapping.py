@@ -86,7 +86,12 @@ class ReadSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sheet: str | int | None = Field(None, description="Excel: sheet name or 0-based index")
-    header_row: int = Field(1, ge=1, description="1-based row holding the headers")
+    header_row: int | None = Field(
+        None,
+        ge=0,
+        description="1-based row holding the headers; 0: the file has none (columns are "
+        "'Column 1', 'Column 2', ...); unset: row 1, or the row below a title",
+    )
     encoding: str = Field("auto", description="CSV: auto or a codec name (cp1252, utf-16, ...)")
     delimiter: str = Field("auto", description="CSV: auto or one character")
 

@@ -60,6 +60,7 @@ class ImportJob:
     mappings_dir: Path | None = None  # ...or, per input, the profile that matches it
     output: Path | None = None
     sheet: str | int | None = None
+    header_row: int | None = None  # overrides the mapping's `read: header_row` (0: none)
     post: PostSettings | None = None  # None: validate only, nothing is sent
     sandbox: bool = False  # post to the in-process sandbox
     journal: Path | None = None
@@ -280,6 +281,8 @@ class _Importer:
         options = loaded.mapping.read.options()
         if self.job.sheet is not None:
             options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
+        if self.job.header_row is not None:
+            options = type(options)(**{**options.__dict__, "header_row": self.job.header_row})
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)

@@ -69,8 +69,8 @@ _DEFAULTS = ReadOptions()
 
 def open_table(path: Path, options: ReadOptions = _DEFAULTS) -> InputTable:
     """Open a spreadsheet for reading; raises `InputFileError` if it cannot be read."""
-    if options.header_row < 1:
-        raise InputFileError(f"{path}: header_row must be 1 or more, not {options.header_row}")
+    if options.header_row is not None and options.header_row < 0:
+        raise InputFileError(f"{path}: header_row must be 0 or more, not {options.header_row}")
     head = _read_head(path)
     if head.startswith((ZIP_MAGIC, OLE_MAGIC)) or path.suffix.lower() in WORKBOOK_SUFFIXES:
         table = open_workbook(path, head, options)

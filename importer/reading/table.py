@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from importer.errors import InputFileError
+from importer.reading.sniffing import looks_like_data, title_rows
 
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_ROWS = 1_048_576
@@ -24,6 +25,7 @@ CHUNK_ROWS = 50_000
 # A cell larger than this is not a lead field but a broken file.
 MAX_CELL_CHARS = 32 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
+_TITLE_LOOKAHEAD = 12
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,17 @@ class ReadOptions:
     """How to read one input; every field also has a key under `read:` in the mapping."""
 
     sheet: str | int | None = None  # None: the first visible sheet with data
-    header_row: int = 1  # 1-based
+    # 1-based; 0: the file has no header row (columns are "Column 1", ...); None: row 1,
+    # unless it is a title above the header row, and refused when it looks like data.
+    header_row: int | None = None
     encoding: str = "auto"
     delimiter: str = "auto"
     chunk_rows: int = CHUNK_ROWS
+
+    @property
+    def header_at(self) -> int:
+        """The header row to start from (0: none)."""
+        return 1 if self.header_row is None else self.header_row
 
 
 @dataclass(frozen=True)
@@ -63,19 +72,40 @@ def make_table(
     where: str = "",
 ) -> InputTable:
     """The table below the header row of `records` (CSV records or sheet rows)."""
+    header_row = options.header_at
     try:
-        for _ in range(options.header_row - 1):
+        for _ in range(header_row - 1):
             next(records)
-        header = next(records)
+        header = next(records) if header_row else []
     except StopIteration:
         raise InputFileError(
-            f"{path}: {where}has no header row at row {options.header_row}; "
+            f"{path}: {where}has no header row at row {header_row}; "
             "check `read: header_row` in the mapping"
         ) from None
-    first = list(itertools.islice(records, options.chunk_rows))
+    # A title above the header row is seen in the first few rows, whatever the chunk size.
+    lookahead = max(options.chunk_rows, _TITLE_LOOKAHEAD)
+    first = list(itertools.islice(records, lookahead))
+    if options.header_row is None:
+        header, first, header_row = _below_title(path, header, first, notes)
+    # Even a header row the mapping names is checked: a mapping copied from another
+    # vendor says `header_row: 1`, and taking a lead for headers loses it silently.
+    if header_row and looks_like_data(header, first):
+        raise InputFileError(
+            f"{path}: {where}seems to have no header row (row {header_row} looks like a "
+            "lead, not column names); if so, add `header_row: 0` under `read:` in the "
+            "mapping or use --no-header, and every row is read as a lead"
+        )
+    if not header_row:
+        width = max((len(record) for record in first), default=0)
+        header = [f"Column {number}" for number in range(1, width + 1)]
+    # Chunks are chunk_rows long: what was looked at beyond goes back in line.
+    records = itertools.chain(first[options.chunk_rows :], records)
+    first = first[: options.chunk_rows]
     layout = _Layout.from_header(path, header, first, notes)
-    row_count = len(first) if len(first) < options.chunk_rows else None
-    chunks = _chunks(layout, first, records, options.header_row + 1, options.chunk_rows)
+    row_count: int | None = len(first)
+    if (following := next(records, None)) is not None:
+        records, row_count = itertools.chain([following], records), None
+    chunks = _chunks(layout, first, records, header_row + 1, options.chunk_rows)
     # Check now, so "header only" (or only blank rows) fails before any work.
     if row_count is not None:  # everything is in memory already
         materialised = list(chunks)
@@ -86,8 +116,24 @@ def make_table(
     else:
         row_count = 0
     if row_count == 0:
+        if not header_row:
+            raise InputFileError(f"{path}: {where}has no leads; export the leads again")
         raise InputFileError(f"{path}: {where}has a header row but no leads below it")
     return InputTable(path, layout.columns, row_count, chunks, notes)
+
+
+def _below_title(
+    path: Path, header: list[str], first: list[list[str]], notes: list[str]
+) -> tuple[list[str], list[list[str]], int]:
+    """The header row, moved down past a title ("Leads for March") above it."""
+    skip = title_rows(header, first)
+    if not skip:
+        return header, first, 1
+    notes.append(
+        f"{path.name}: row 1 looks like a title; read the column names from row {skip + 1} "
+        f"(set `read: header_row` in the mapping to choose another row)"
+    )
+    return first[skip - 1], first[skip:], skip + 1
 
 
 def _chunks(

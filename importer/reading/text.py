@@ -124,15 +124,16 @@ def _detect_delimiter(path: Path, sample: str, options: ReadOptions, *, complete
             raise InputFileError(f"{path}: delimiter must be one character, not {requested!r}")
         return requested
     best, best_score = ",", (0, 0)
+    header_row = max(options.header_at, 1)  # without a header, the first row is as good
     for delimiter in DELIMITERS:
         reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, strict=False)
-        records = list(itertools.islice(reader, options.header_row + 50))
+        records = list(itertools.islice(reader, header_row + 50))
         if not complete:
             records = records[:-1]  # the sample may end inside its last record
-        if len(records) < options.header_row:
+        if len(records) < header_row:
             continue
-        width = len(records[options.header_row - 1])
-        rows = [record for record in records[options.header_row :] if any(record)]
+        width = len(records[header_row - 1])
+        rows = [record for record in records[header_row:] if any(record)]
         score = (sum(len(record) == width for record in rows), width)
         if width > 1 and score > best_score:
             best, best_score = delimiter, score

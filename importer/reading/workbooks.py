@@ -47,7 +47,7 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
             f"{path}: is damaged or not a readable workbook ({first_line(error)}); "
             "open and re-save it in Excel"
         ) from None
-    notes.extend(_merged_note(path, sheet.name, merged, options.header_row))
+    notes.extend(_merged_note(path, sheet.name, merged, options.header_at))
     return make_table(path, _sheet_rows(sheet), options, notes, where=f"sheet {sheet.name!r} ")
 
 
