@@ -29,7 +29,9 @@ from importer.reading.guards import (
     MAX_UNCOMPRESSED_BYTES,
     OLE_MAGIC,
     ZIP_MAGIC,
+    check_old_excel,
 )
+from importer.reading.html import is_html, open_html
 from importer.reading.table import (
     CHUNK_ROWS,
     EXCEL_MAX_COLUMNS,
@@ -40,7 +42,7 @@ from importer.reading.table import (
     InputTable,
     ReadOptions,
 )
-from importer.reading.text import DELIMITERS, open_csv
+from importer.reading.text import DELIMITERS, is_text, open_csv
 from importer.reading.workbooks import open_workbook
 
 __all__ = [
@@ -72,12 +74,32 @@ def open_table(path: Path, options: ReadOptions = _DEFAULTS) -> InputTable:
     if options.header_row is not None and options.header_row < 0:
         raise InputFileError(f"{path}: header_row must be 0 or more, not {options.header_row}")
     head = _read_head(path)
-    if head.startswith((ZIP_MAGIC, OLE_MAGIC)) or path.suffix.lower() in WORKBOOK_SUFFIXES:
+    check_old_excel(path, head)
+    if head.startswith((ZIP_MAGIC, OLE_MAGIC)):
         table = open_workbook(path, head, options)
         if path.suffix.lower() in CSV_SUFFIXES:
             table.notes.append(f"{path.name} is an Excel workbook despite its name; read it as one")
         return table
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return _open_disguised(path, head, options)
     return open_csv(path, head, options)
+
+
+def _open_disguised(path: Path, head: bytes, options: ReadOptions) -> InputTable:
+    """A workbook's name on text: CRMs and web apps export CSV and HTML tables as .xls."""
+    if is_html(head):
+        table = open_html(path, head, options)
+        note = f"{path.name} is a web page (an HTML table) despite its name; read its table"
+    elif is_text(path, head):
+        table = open_csv(path, head, options)
+        note = f"{path.name} is a CSV text file despite its name; read it as CSV"
+    else:
+        raise InputFileError(
+            f"{path}: is not an Excel workbook (its content is not in Excel's format); "
+            "export the leads again"
+        )
+    table.notes.insert(0, note)
+    return table
 
 
 def _read_head(path: Path) -> bytes:

@@ -46,7 +46,12 @@ def check_zip(path: Path) -> None:
                     f"{path}: unpacks to {total / 1024**2:,.0f} MB ({total / packed:,.0f}x "
                     "its size); refusing it as a possible zip bomb"
                 )
-            if "xl/workbook.xml" in {member.filename for member in members}:
+            names = {member.filename for member in members}
+            if "META-INF/manifest.xml" in names and b"encryption-data" in archive.read(
+                "META-INF/manifest.xml"
+            ):
+                raise InputFileError(password_protected(path))  # an OpenDocument password
+            if "xl/workbook.xml" in names:
                 # defusedxml refuses DTDs and entity declarations: a real workbook has none.
                 defusedxml.ElementTree.fromstring(archive.read("xl/workbook.xml"), forbid_dtd=True)
             for member in members:
@@ -109,7 +114,7 @@ def _check_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo)
         if block.count(b"<c ") != len(letters) or any(odd.search(block) for odd in _ODD_CELL):
             fast = False  # some cell is written differently: measure the tolerant way
         elif letters:
-            columns = max([columns, *map(_column_number, set(letters))])
+            columns = max([columns, *map(column_number, set(letters))])
             rows = max([rows, *map(int, set(_FAST_CELL_ROW.findall(block)))])
     if not fast:
         rows, columns = _tolerant_extent(archive, member)
@@ -204,7 +209,7 @@ def _tolerant_extent(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple
     rows = columns = rows_seen = widest = in_row = 0
     for block in _xml_blocks(archive, member):
         for letters, digits in set(_CELL_REF.findall(block)):
-            columns = max(columns, _column_number(letters))
+            columns = max(columns, column_number(letters))
             rows = max(rows, int(digits))
         rows = max([rows, *map(int, _ROW_REF.findall(block))])
         rows_seen += len(_ROW_TAG.findall(block))
@@ -229,7 +234,7 @@ def _xml_blocks(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[b
         yield rest
 
 
-def _column_number(letters: bytes) -> int:
+def column_number(letters: bytes) -> int:
     """`A` -> 1, `XFD` -> 16384."""
     number = 0
     for letter in letters.upper():
@@ -243,6 +248,9 @@ def _column_number(letters: bytes) -> int:
 # bounding box when the workbook is opened, so both are measured here first.
 _FREE_SECTOR = 0xFFFFFFFA  # sector numbers from here up mark ends and free sectors
 _BIFF_EOF = 0x000A
+_BIFF_FILEPASS = 0x002F  # the workbook is encrypted from here on
+# The BOF record of Excel 2.1, 3.0 and 4.0 files: type 0x0009, 0x0209, 0x0409.
+_OLD_BOFS = frozenset({b"\x09\x00", b"\x09\x02", b"\x09\x04"})
 _BIFF_SHEET = 0x0085  # BOUNDSHEET: where a sheet's records start
 _BIFF_DIMENSIONS = 0x0200
 _BIFF_MULRK = 0x00BD  # row, first column, values, last column
@@ -250,17 +258,49 @@ _BIFF_MULRK = 0x00BD  # row, first column, values, last column
 _BIFF_CELLS = frozenset({0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006})
 
 
-def check_xls(path: Path) -> None:
+def check_ole(path: Path) -> None:
+    """Refuse a password-protected OLE file, and .xls sheets too large for the reader.
+
+    Excel saves a password-protected .xlsx as an OLE file holding `EncryptedPackage`,
+    and a password-protected .xls with a FILEPASS record, after which every record
+    is scrambled (its "sheet sizes" are noise).
+    """
+    workbook_name = path.suffix.lower() in {".xlsx", ".xlsm"}
     try:
-        stream = _ole_stream(path.read_bytes(), ("workbook", "book"))
+        data = path.read_bytes()
+        if _ole_stream(data, ("encryptedpackage", "encryptioninfo")) is not None:
+            raise InputFileError(password_protected(path))
+        stream = _ole_stream(data, ("workbook", "book"))
         if stream is None:
+            if workbook_name:
+                raise InputFileError(
+                    f"{path}: is password-protected or encrypted; save a copy without a password"
+                )
             return  # not an Excel workbook: the reader says so
+        if any(kind == _BIFF_FILEPASS for kind, _ in _biff_records(stream, 0)):
+            raise InputFileError(password_protected(path))
         for start in _biff_sheet_offsets(stream):
             _refuse_large_sheet(path, *_biff_sheet_extent(stream, start))
     except (ValueError, IndexError, struct.error) as error:
+        if workbook_name:  # an OLE file is no .xlsx: what Excel encrypts, damaged
+            raise InputFileError(
+                f"{path}: is password-protected or encrypted; save a copy without a password"
+            ) from None
         raise InputFileError(
             f"{path}: is damaged ({first_line(error)}); open and re-save it in Excel"
         ) from None
+
+
+def password_protected(path: Path) -> str:
+    return f"{path}: is password-protected; save a copy without a password"
+
+
+def check_old_excel(path: Path, head: bytes) -> None:
+    """Excel 2.x-4.0 files (BIFF2-4, no OLE container) are read by no reader here."""
+    if len(head) >= 4 and head[:2] in _OLD_BOFS and 4 <= struct.unpack_from("<H", head, 2)[0] <= 16:
+        raise InputFileError(
+            f"{path}: is an Excel 4.0 (or older) workbook: open it in Excel and save it as .xlsx"
+        )
 
 
 def _ole_stream(data: bytes, names: Sequence[str]) -> bytes | None:

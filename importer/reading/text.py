@@ -24,7 +24,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 def open_csv(path: Path, head: bytes, options: ReadOptions) -> InputTable:
     encoding, notes = _detect_encoding(path, head, options.encoding)
     sample = _decode_sample(path, head, encoding)
-    if len(_CONTROL.findall(sample)) > len(sample) * _MAX_CONTROL_SHARE:
+    if _binary(sample):
         raise InputFileError(
             f"{path}: looks like a binary file, not a CSV; export the leads as CSV or Excel"
         )
@@ -32,6 +32,31 @@ def open_csv(path: Path, head: bytes, options: ReadOptions) -> InputTable:
     delimiter = _detect_delimiter(path, sample, options, complete=complete)
     records = _csv_records(path, encoding, delimiter)
     return make_table(path, records, options, notes)
+
+
+def is_text(path: Path, head: bytes) -> bool:
+    """Whether the file's first bytes read as text in the encoding found for it."""
+    try:
+        encoding, _ = _detect_encoding(path, head, "auto")
+        return not _binary(_decode_sample(path, head, encoding))
+    except InputFileError:
+        return False
+
+
+def decode(path: Path, head: bytes, requested: str = "auto") -> str:
+    """The whole file as text, in the encoding found for it (or the one requested)."""
+    encoding, _ = _detect_encoding(path, head, requested)
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as error:
+        raise InputFileError(
+            f"{path}: is not valid {encoding} at byte {error.start}; "
+            "set read.encoding in the mapping"
+        ) from None
+
+
+def _binary(sample: str) -> bool:
+    return len(_CONTROL.findall(sample)) > len(sample) * _MAX_CONTROL_SHARE
 
 
 def _detect_encoding(path: Path, head: bytes, requested: str) -> tuple[str, list[str]]:

@@ -3,39 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import python_calamine
+from defusedxml.ElementTree import ParseError
 
 from importer.errors import InputFileError
-from importer.reading.guards import OLE_MAGIC, ZIP_MAGIC, check_xls, check_zip
+from importer.reading.formats import CellFormats, xlsx_formats
+from importer.reading.guards import (
+    OLE_MAGIC,
+    ZIP_MAGIC,
+    check_ole,
+    check_zip,
+    password_protected,
+)
 from importer.reading.table import InputTable, ReadOptions, first_line, make_table, quoted
 
 
 def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
     if head.startswith(ZIP_MAGIC):
         check_zip(path)
-    elif head.startswith(OLE_MAGIC) and path.suffix.lower() in {".xlsx", ".xlsm"}:
-        raise InputFileError(
-            f"{path}: is password-protected or encrypted; save a copy without a password"
-        )
     elif head.startswith(OLE_MAGIC):
-        check_xls(path)
-    elif path.suffix.lower() != ".ods":
-        raise InputFileError(
-            f"{path}: is not an Excel workbook (its content is not in Excel's format); "
-            "export the leads again"
-        )
+        check_ole(path)
     try:
         with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
             sheet, notes = _choose_sheet(path, workbook, options.sheet)
         merged = sheet.merged_cell_ranges or []
     except python_calamine.PasswordError:
-        raise InputFileError(
-            f"{path}: is password-protected; save a copy without a password"
-        ) from None
+        raise InputFileError(password_protected(path)) from None
     except InputFileError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -48,19 +46,42 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
             "open and re-save it in Excel"
         ) from None
     notes.extend(_merged_note(path, sheet.name, merged, options.header_at))
-    return make_table(path, _sheet_rows(sheet), options, notes, where=f"sheet {sheet.name!r} ")
+    formats = _cell_formats(path, head, sheet.name)
+    rows = _sheet_rows(sheet, formats)
+    return make_table(path, rows, options, notes, where=f"sheet {sheet.name!r} ")
 
 
-def _sheet_rows(sheet: python_calamine.CalamineSheet) -> Iterator[list[str]]:
-    """Every row from row 1 and column A, as text, one row at a time."""
+def _cell_formats(path: Path, head: bytes, sheet_name: str) -> CellFormats:
+    """Which cells of the sheet show something else than their value as read."""
+    if not head.startswith(ZIP_MAGIC):
+        return CellFormats()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "xl/workbook.xml" not in archive.namelist():
+                return CellFormats()
+            return xlsx_formats(archive, sheet_name)
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError, ParseError) as error:
+        raise InputFileError(
+            f"{path}: is damaged ({first_line(error)}); open and re-save it in Excel"
+        ) from None
+
+
+def _sheet_rows(sheet: python_calamine.CalamineSheet, formats: CellFormats) -> Iterator[list[str]]:
+    """Every row from row 1 and column A, as text a person sees, one row at a time."""
     start = sheet.start
     if start is None or not sheet.height:
         return
     # `iter_rows` yields the empty rows above the data, but not the empty columns to
     # its left: put those back so positions (and "Column N" names) are the sheet's.
     left = [""] * start[1]
-    for row in sheet.iter_rows():
-        yield left + [_cell_text(value) for value in row]
+    if not formats:
+        for row in sheet.iter_rows():
+            yield left + [_cell_text(value) for value in row]
+        return
+    for index, row in enumerate(sheet.iter_rows()):
+        texts = left + [_cell_text(value) for value in row]
+        formats.apply(index, row, texts, start[1])
+        yield texts
 
 
 def _choose_sheet(

@@ -340,6 +340,43 @@ def xls_bytes(*, mini: bool = False) -> bytes:
     return compound_file("Workbook", stream)
 
 
+def encrypted_xls_bytes() -> bytes:
+    """A password-protected .xls: FILEPASS after the BOF, then scrambled records."""
+    stream = _bof(0x0005) + biff_record(0x002F, struct.pack("<HHH", 1, 1, 1) + bytes(48))
+    stream += random_bytes(6000, seed=4)
+    return compound_file("Workbook", stream)
+
+
+def excel4_bytes() -> bytes:
+    """An Excel 4.0 worksheet: BIFF4 records with no OLE container."""
+    bof = struct.pack("<HHH", 0x0000, 0x0010, 0x0000)
+    label = struct.pack("<HHBBBH", 0, 0, 0, 0, 0, 5) + b"First"
+    return biff_record(0x0409, bof) + biff_record(0x0004, label) + biff_record(0x000A)
+
+
+def excel95_bytes() -> bytes:
+    """An Excel 5.0/95 workbook: BIFF5 (one-byte strings) in an OLE `Book` stream."""
+
+    def bof(kind: int) -> bytes:
+        return biff_record(0x0809, struct.pack("<HHHH", 0x0500, kind, 0x0DBB, 0x07CC))
+
+    def label(row: int, column: int, text: str) -> bytes:
+        encoded = text.encode("cp1252")
+        return biff_record(0x0204, struct.pack("<HHHH", row, column, 0, len(encoded)) + encoded)
+
+    head = bof(0x0005) + biff_record(0x0042, struct.pack("<H", 1252))
+    head += biff_record(0x00E0, struct.pack("<HH", 0, 0) + bytes(12))
+    rows = [["First", "Last"], ["Ann", "Lee"]]
+    cells = b"".join(label(r, c, v) for r, row in enumerate(rows) for c, v in enumerate(row))
+    body = bof(0x0010) + biff_record(0x0200, struct.pack("<HHHHH", 0, 2, 0, 2, 0))
+    body += cells + biff_record(0x000A)
+    name = b"Leads"
+    position = len(head) + 4 + 7 + len(name) + 4
+    sheet = biff_record(0x0085, struct.pack("<IBBB", position, 0, 0, len(name)) + name)
+    stream = head + sheet + biff_record(0x000A) + body
+    return compound_file("Book", stream.ljust(4096, b"\0"))
+
+
 # ---------------------------------------------------------------- .xlsb (BIFF12 in a zip)
 
 
@@ -436,6 +473,26 @@ def ods_row(*values: str, repeat: int = 1, pad: int = 0) -> str:
     return f'<table:table-row table:number-rows-repeated="{repeat}">{cells}</table:table-row>'
 
 
+def encrypted_ods_bytes() -> bytes:
+    """What LibreOffice writes with a password: content.xml scrambled, said in the manifest."""
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml" manifest:size="900">'
+        '<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="AA==">'
+        '<manifest:algorithm manifest:algorithm-name="Blowfish CFB" '
+        'manifest:initialisation-vector="AA=="/></manifest:encryption-data>'
+        "</manifest:file-entry></manifest:manifest>"
+    )
+    return _zip(
+        {
+            "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
+            "content.xml": random_bytes(900, seed=5),
+            "META-INF/manifest.xml": manifest.encode(),
+        }
+    )
+
+
 def ods_bytes(rows: str) -> bytes:
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NAMESPACES} '
@@ -478,6 +535,20 @@ BINARY_FIXTURES: dict[str, Callable[[], bytes]] = {
     "ole_header.xlsx": lambda: bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504),
     # What Excel writes for a password-protected .xlsx: an OLE file, not a zip.
     "encrypted.xlsx": lambda: compound_file("EncryptedPackage", random_bytes(5000, seed=2)),
+    "encrypted.xls": encrypted_xls_bytes,
+    "encrypted.ods": encrypted_ods_bytes,
+    "excel4.xls": excel4_bytes,
+    "excel95.xls": excel95_bytes,
+    # CRMs and web apps export text under Excel's names.
+    "csv_named.xls": b"First Name,Last Name,Zip\r\nAnn,Lee,08001\r\nBob,Ray,19103\r\n".__bytes__,
+    "tsv_named.xlsx": b"First Name\tLast Name\tZip\nAnn\tLee\t08001\n".__bytes__,
+    "html_named.xls": (
+        b'<html><head><meta charset="utf-8"></head><body><table border="1">'
+        b"<tr><th>First Name</th><th>Last Name</th><th>Zip</th></tr>"
+        b"<tr><td>Ann</td><td>Lee</td><td>08001</td></tr>"
+        b"<tr><td>Bob &amp; Co</td><td></td><td>19103</td></tr>"
+        b"</table></body></html>"
+    ).__bytes__,
 }
 
 
