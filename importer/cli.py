@@ -149,6 +149,12 @@ def _input_options(command: F) -> F:
             ),
             click.option("--sheet", help="Excel sheet name or 0-based index (default: first)."),
             *_header_options(),
+            click.option(
+                "--only-failed",
+                is_flag=True,
+                help="INPUTS are results workbooks of an earlier run: import only their rows "
+                "not posted.",
+            ),
             click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
             click.option(
                 "--summary-json",
@@ -172,6 +178,7 @@ def validate(
     sheet: str | None,
     header_row: int | None,
     no_header: bool,
+    only_failed: bool,
     quiet: bool,
     summary_json: Path | None,
 ) -> None:
@@ -187,6 +194,7 @@ def validate(
         output=output,
         sheet=_sheet(sheet),
         header_row=_header_row(header_row, no_header),
+        only_failed=only_failed,
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
@@ -273,6 +281,7 @@ def run(
     sheet: str | None,
     header_row: int | None,
     no_header: bool,
+    only_failed: bool,
     quiet: bool,
     summary_json: Path | None,
     endpoint: str | None,
@@ -322,6 +331,7 @@ def run(
         output=output,
         sheet=_sheet(sheet),
         header_row=_header_row(header_row, no_header),
+        only_failed=only_failed,
         post=post,
         sandbox=sandbox,
         repost=repost,

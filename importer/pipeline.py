@@ -61,6 +61,7 @@ class ImportJob:
     output: Path | None = None
     sheet: str | int | None = None
     header_row: int | None = None  # overrides the mapping's `read: header_row` (0: none)
+    only_failed: bool = False  # a results workbook read again: only rows not posted
     post: PostSettings | None = None  # None: validate only, nothing is sent
     sandbox: bool = False  # post to the in-process sandbox
     journal: Path | None = None
@@ -283,6 +284,8 @@ class _Importer:
             options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
         if self.job.header_row is not None:
             options = type(options)(**{**options.__dict__, "header_row": self.job.header_row})
+        if self.job.only_failed:
+            options = type(options)(**{**options.__dict__, "only_failed": True})
         table = open_table(path, options)
         for note in table.notes:
             log.warning("%s", note)

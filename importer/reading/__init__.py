@@ -73,6 +73,16 @@ def open_table(path: Path, options: ReadOptions = _DEFAULTS) -> InputTable:
     """Open a spreadsheet for reading; raises `InputFileError` if it cannot be read."""
     if options.header_row is not None and options.header_row < 0:
         raise InputFileError(f"{path}: header_row must be 0 or more, not {options.header_row}")
+    table = _open(path, options)
+    if options.only_failed and not table.from_results:
+        raise InputFileError(
+            f"{path}: is not a results workbook of this importer; --only-failed reads "
+            "the <input>.results.xlsx an earlier validate or run wrote"
+        )
+    return table
+
+
+def _open(path: Path, options: ReadOptions) -> InputTable:
     head = _read_head(path)
     check_old_excel(path, head)
     if head.startswith((ZIP_MAGIC, OLE_MAGIC)):

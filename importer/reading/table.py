@@ -39,6 +39,8 @@ class ReadOptions:
     encoding: str = "auto"
     delimiter: str = "auto"
     chunk_rows: int = CHUNK_ROWS
+    # Only rows whose status in a results workbook read again was not posted.
+    only_failed: bool = False
 
     @property
     def header_at(self) -> int:
@@ -62,6 +64,8 @@ class InputTable:
     row_count: int | None  # None while unknown (a file larger than one chunk)
     chunks: Iterator[Chunk]
     notes: list[str] = field(default_factory=list)
+    # A results workbook of this importer, read again (see reading.earlier).
+    from_results: bool = False
 
 
 def make_table(

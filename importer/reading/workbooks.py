@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zipfile
 from collections.abc import Iterator
@@ -12,6 +13,12 @@ import python_calamine
 from defusedxml.ElementTree import ParseError
 
 from importer.errors import InputFileError
+from importer.reading.earlier import (
+    EarlierOutcomes,
+    counted,
+    has_outcome_columns,
+    is_results_workbook,
+)
 from importer.reading.formats import CellFormats, xlsx_formats
 from importer.reading.guards import (
     OLE_MAGIC,
@@ -21,6 +28,7 @@ from importer.reading.guards import (
     password_protected,
 )
 from importer.reading.table import InputTable, ReadOptions, first_line, make_table, quoted
+from importer.results import RESULTS_SHEET
 
 
 def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
@@ -30,7 +38,17 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
         check_ole(path)
     try:
         with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
-            sheet, notes = _choose_sheet(path, workbook, options.sheet)
+            earlier = _earlier_results(workbook, options)
+            if earlier is not None:
+                options = dataclasses.replace(options, sheet=RESULTS_SHEET, header_row=1)
+                sheet = workbook.get_sheet_by_name(RESULTS_SHEET)
+                notes = [
+                    f"{path.name} is a results workbook of this importer: read its "
+                    f"{RESULTS_SHEET!r} sheet without the outcome columns; each row keeps "
+                    "its Source Row"
+                ]
+            else:
+                sheet, notes = _choose_sheet(path, workbook, options.sheet)
         merged = sheet.merged_cell_ranges or []
     except python_calamine.PasswordError:
         raise InputFileError(password_protected(path)) from None
@@ -48,7 +66,30 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
     notes.extend(_merged_note(path, sheet.name, merged, options.header_at))
     formats = _cell_formats(path, head, sheet.name)
     rows = _sheet_rows(sheet, formats)
-    return make_table(path, rows, options, notes, where=f"sheet {sheet.name!r} ")
+    where = f"sheet {sheet.name!r} "
+    if earlier is None:
+        return make_table(path, rows, options, notes, where=where)
+    table = make_table(path, earlier.rows(rows), options, notes, where=where)
+    table.chunks, table.row_count = counted(earlier.renumbered(table.chunks), table.row_count)
+    if table.row_count == 0:
+        raise InputFileError(
+            f"{path}: every row of this results workbook was posted already; "
+            "nothing is left to import with --only-failed"
+        )
+    table.from_results = True
+    return table
+
+
+def _earlier_results(
+    workbook: python_calamine.CalamineWorkbook, options: ReadOptions
+) -> EarlierOutcomes | None:
+    """Outcomes to note, when the workbook is a results workbook of this importer."""
+    if not is_results_workbook(list(workbook.sheet_names)):
+        return None
+    header = next(iter(workbook.get_sheet_by_name(RESULTS_SHEET).iter_rows()), [])
+    if not has_outcome_columns([_cell_text(value) for value in header]):
+        return None
+    return EarlierOutcomes(only_failed=options.only_failed)
 
 
 def _cell_formats(path: Path, head: bytes, sheet_name: str) -> CellFormats:
