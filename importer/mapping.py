@@ -72,7 +72,7 @@ def _as_text(value: object) -> object:
 Text = Annotated[str, BeforeValidator(_as_text)]
 TransformName = Literal[
     "upper", "lower", "title", "digits", "phone", "email", "state", "zip", "first_name",
-    "last_name", "guid",
+    "last_name", "guid", "date",
 ]  # fmt: skip
 
 
