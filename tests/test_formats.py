@@ -177,3 +177,23 @@ def test_any_value_in_a_common_format_reads_back_as_shown(
     path = tmp_path_factory.mktemp("formats") / "cells.xlsx"
     write_workbook(path, [(code, value) for code, value, _ in cells])
     assert shown_row(path) == [text for _, _, text in cells]
+
+
+# ---------------------------------------------------------------- .xls
+
+XLS = Path(__file__).parent / "data" / "reading"
+
+
+@pytest.mark.parametrize("name", ["formats.xls", "formats_1904.xls"])
+def test_xls_cells_read_as_excel_shows_them(name: str) -> None:
+    """FORMAT and XF records (a custom "$"#,##0.00, built-ins 10, 14 and 3), a BOOLERR
+    #N/A and a formula whose cached result is #DIV/0!; formats_1904.xls stores its
+    date as 44217 in the 1904 date system [MS-1904]."""
+    assert shown_row(XLS / name) == [
+        "$1,960.00",
+        "97.40%",
+        "1/22/2025",
+        "167,943",
+        "#N/A",
+        "#DIV/0!",
+    ]

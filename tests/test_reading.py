@@ -456,9 +456,10 @@ def test_xls_workbook(name: str) -> None:
     assert result.table.columns == [
         *("First", "Last", "Phone", "Signed up", "Called", "Opted in", "Score")
     ]
+    # Its dates carry the built-in formats 14 and 22: m/d/yyyy and m/d/yyyy h:mm in en-US.
     assert result.rows == {
-        2: ["José", "Zoë", "5555555555", "2024-03-05", "2024-03-05 14:30", "TRUE", "0.1"],
-        3: ["Ann", "Lee", "2155550134", "2023-12-31", "", "FALSE", "0.0000001"],
+        2: ["José", "Zoë", "5555555555", "3/5/2024", "3/5/2024 14:30", "TRUE", "0.1"],
+        3: ["Ann", "Lee", "2155550134", "12/31/2023", "", "FALSE", "0.0000001"],
     }
     # Its first sheet is hidden.
     assert result.table.notes == [f"{name}: read sheet 'Leads', the first visible one with data"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from typing import Any
 
 import defusedxml.ElementTree
 
-from importer.reading.guards import column_number
+from importer.reading.guards import biff_records, column_number
 
 # ECMA-376 Part 1, 18.8.30 (numFmt): the built-in formats, as Excel shows them with
 # the en-US locale (ids 5-8 and 14 depend on the locale; 27-36 and 50-81 are East
@@ -236,9 +237,7 @@ def _blocks(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
         yield rest
 
 
-# `<c r="B7" s="3"`: attributes as every common writer orders them; other orders
-# are found by the tolerant pattern, cell by cell.
-_CELL_START = re.compile(rb"<(?:\w+:)?c\s([^>]*)>")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c\s")
 _REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]+)(\d+)["']""")
 _STYLE = re.compile(rb"""\bs\s*=\s*["'](\d+)["']""")
 _ERROR_CELL = re.compile(
@@ -249,22 +248,26 @@ _ERROR_CELL = re.compile(
 def _styled_cells(
     block: bytes, formatted: dict[int, str], codes: dict[int, list[tuple[int, str]]]
 ) -> None:
-    # Only cells whose style has a format are looked at, found by one C-speed search.
+    """Note the cells whose style has a format, found by their ` s="N"` attribute.
+
+    A search for the attribute runs at C speed (most cells have no formatted style);
+    only its matches are looked at in Python, back to the start of their tag.
+    """
     styles = b"|".join(str(index).encode() for index in formatted)
-    fast = re.compile(rb'<c r="([A-Z]+)(\d+)"(?: t="\w+")? s="(' + styles + rb')"')
-    if block.count(b'<c r="') == block.count(b"<c "):
-        for letters, digits, style in fast.findall(block):
-            codes.setdefault(int(digits) - 1, []).append(
-                (column_number(letters) - 1, formatted[int(style)])
-            )
-        return
-    for match in _CELL_START.finditer(block):  # some cell is written another way
-        attributes = match.group(1)
-        style_match, ref = _STYLE.search(attributes), _REF.search(attributes)
-        if style_match is None or ref is None or int(style_match.group(1)) not in formatted:
+    # Every common writer puts ` s="N"`: a literal start the search skips to at C speed.
+    pattern = re.compile(rb""" s=["'](""" + styles + rb""")["']""")
+    columns: dict[bytes, int] = {}
+    for match in pattern.finditer(block):
+        tag = block.rfind(b"<", 0, match.start())
+        is_cell = block.startswith(b"<c ", tag) or _CELL_TAG.match(block, tag) is not None
+        ref = _REF.search(block, tag, match.start()) if is_cell else None
+        if ref is None:  # a row's style, or a cell without a position
             continue
+        letters = ref.group(1)
+        if letters not in columns:
+            columns[letters] = column_number(letters) - 1
         codes.setdefault(int(ref.group(2)) - 1, []).append(
-            (column_number(ref.group(1)) - 1, formatted[int(style_match.group(1))])
+            (columns[letters], formatted[int(match.group(1))])
         )
 
 
@@ -274,3 +277,101 @@ def _error_cells(block: bytes) -> Iterator[tuple[int, int, str]]:
         if ref is not None:
             text = match.group(1).decode("utf-8", "replace")
             yield int(ref.group(2)) - 1, column_number(ref.group(1)) - 1, text
+
+
+# ---------------------------------------------------------------- .xls (BIFF5/8)
+
+_BIFF_BOUNDSHEET, _BIFF_FORMAT, _BIFF_XF, _BIFF_DATEMODE = 0x0085, 0x041E, 0x00E0, 0x0022
+_BIFF_BOF, _BIFF_FORMULA, _BIFF_BOOLERR, _BIFF_MULRK = 0x0809, 0x0006, 0x0205, 0x00BD
+# NUMBER, RK, LABELSST, LABEL, BOOLERR, FORMULA: row, column, XF index first.
+_BIFF_XF_CELLS = frozenset({0x0203, 0x027E, 0x00FD, 0x0204, 0x0205, 0x0006})
+# [MS-XLS] 2.5.97.2 BErr: the error codes and the text Excel shows for each.
+_BIFF_ERRORS = {
+    0x00: "#NULL!",
+    0x07: "#DIV/0!",
+    0x0F: "#VALUE!",
+    0x17: "#REF!",
+    0x1D: "#NAME?",
+    0x24: "#NUM!",
+    0x2A: "#N/A",
+}
+
+
+def xls_formats(stream: bytes, sheet_name: str) -> CellFormats:
+    """The formatted and error cells of one sheet of an .xls workbook stream."""
+    wide = _biff_version(stream) >= 0x0600
+    custom: dict[int, str] = {}
+    styles: list[int] = []
+    formats = CellFormats()
+    sheet_start = None
+    for kind, data in biff_records(stream, 0):
+        if kind == _BIFF_FORMAT and len(data) >= 3:
+            custom[struct.unpack_from("<H", data)[0]] = _biff_string(data[2:], wide=wide)
+        elif kind == _BIFF_XF and len(data) >= 4:
+            styles.append(struct.unpack_from("<H", data, 2)[0])
+        elif kind == _BIFF_DATEMODE and len(data) >= 2:
+            formats.date1904 = struct.unpack_from("<H", data)[0] == 1
+        elif (
+            kind == _BIFF_BOUNDSHEET
+            and len(data) >= 8
+            and _biff_string(data[6:], wide=wide, short=True) == sheet_name
+        ):
+            sheet_start = struct.unpack_from("<I", data)[0]
+    codes = [custom.get(number, BUILTIN_FORMATS.get(number, "General")) for number in styles]
+    formatted = {index: code for index, code in enumerate(codes) if not is_shown_as_read(code)}
+    if sheet_start is not None:
+        _xls_cells(stream, sheet_start, formatted, formats)
+    return formats
+
+
+def _xls_cells(stream: bytes, start: int, formatted: dict[int, str], formats: CellFormats) -> None:
+    for kind, data in biff_records(stream, start):
+        if kind == _BIFF_MULRK and len(data) >= 6:
+            row, first = struct.unpack_from("<HH", data)
+            for offset in range(4, len(data) - 2 - 5, 6):
+                style = struct.unpack_from("<H", data, offset)[0]
+                if style in formatted:
+                    column = first + (offset - 4) // 6
+                    formats.codes.setdefault(row, []).append((column, formatted[style]))
+            continue
+        if kind not in _BIFF_XF_CELLS or len(data) < 6:
+            continue
+        row, column, style = struct.unpack_from("<HHH", data)
+        error = _biff_error(kind, data)
+        if error is not None:
+            formats.errors.setdefault(row, []).append((column, error))
+        elif style in formatted:
+            formats.codes.setdefault(row, []).append((column, formatted[style]))
+
+
+def _biff_error(kind: int, data: bytes) -> str | None:
+    if kind == _BIFF_BOOLERR and len(data) >= 8 and data[7] == 1:
+        return _BIFF_ERRORS.get(data[6], "#N/A")
+    # A formula's cached result: an error is 0x02 in the first byte and 0xFFFF at the end.
+    if kind == _BIFF_FORMULA and len(data) >= 14 and data[6] == 0x02 and data[12:14] == b"\xff\xff":
+        return _BIFF_ERRORS.get(data[8], "#N/A")
+    return None
+
+
+def _biff_version(stream: bytes) -> int:
+    if len(stream) >= 6 and struct.unpack_from("<H", stream)[0] == _BIFF_BOF:
+        return int(struct.unpack_from("<H", stream, 4)[0])
+    return 0
+
+
+def _biff_string(data: bytes, *, wide: bool, short: bool = False) -> str:
+    """A BIFF8 (XL)UnicodeString, or a BIFF5 byte string: its length, then its text."""
+    if not wide:
+        length, rest = (
+            (data[0], data[1:]) if short else (struct.unpack_from("<H", data)[0], data[2:])
+        )
+        return rest[:length].decode("cp1252", "replace")
+    length, rest = (data[0], data[1:]) if short else (struct.unpack_from("<H", data)[0], data[2:])
+    if not rest:
+        return ""
+    high, text = rest[0] & 1, rest[1:]
+    return (
+        text[: length * 2].decode("utf-16-le", "replace")
+        if high
+        else text[:length].decode("latin-1")
+    )

@@ -277,7 +277,7 @@ def check_ole(path: Path) -> None:
                     f"{path}: is password-protected or encrypted; save a copy without a password"
                 )
             return  # not an Excel workbook: the reader says so
-        if any(kind == _BIFF_FILEPASS for kind, _ in _biff_records(stream, 0)):
+        if any(kind == _BIFF_FILEPASS for kind, _ in biff_records(stream, 0)):
             raise InputFileError(password_protected(path))
         for start in _biff_sheet_offsets(stream):
             _refuse_large_sheet(path, *_biff_sheet_extent(stream, start))
@@ -289,6 +289,11 @@ def check_ole(path: Path) -> None:
         raise InputFileError(
             f"{path}: is damaged ({first_line(error)}); open and re-save it in Excel"
         ) from None
+
+
+def workbook_stream(data: bytes) -> bytes | None:
+    """The BIFF workbook stream of an .xls (Excel 97-2003, or 5.0/95), or None."""
+    return _ole_stream(data, ("workbook", "book"))
 
 
 def password_protected(path: Path) -> str:
@@ -356,7 +361,7 @@ def _ole_stream(data: bytes, names: Sequence[str]) -> bytes | None:
     return None
 
 
-def _biff_records(stream: bytes, start: int) -> Iterator[tuple[int, bytes]]:
+def biff_records(stream: bytes, start: int) -> Iterator[tuple[int, bytes]]:
     position = start
     while position + 4 <= len(stream):
         kind, length = struct.unpack_from("<HH", stream, position)
@@ -371,7 +376,7 @@ def _biff_sheet_offsets(stream: bytes) -> list[int]:
     """Where each sheet starts, from the workbook globals (the reader jumps there)."""
     return [
         struct.unpack_from("<I", data)[0]
-        for kind, data in _biff_records(stream, 0)
+        for kind, data in biff_records(stream, 0)
         if kind == _BIFF_SHEET and len(data) >= 4
     ]
 
@@ -379,7 +384,7 @@ def _biff_sheet_offsets(stream: bytes) -> list[int]:
 def _biff_sheet_extent(stream: bytes, start: int) -> tuple[int, int]:
     """(rows, columns) the reader allocates for the sheet starting at `start`."""
     rows = columns = 0
-    for kind, data in _biff_records(stream, start):
+    for kind, data in biff_records(stream, start):
         if kind in _BIFF_CELLS and len(data) >= 4:
             row, column = struct.unpack_from("<HH", data)
         elif kind == _BIFF_MULRK and len(data) >= 6:

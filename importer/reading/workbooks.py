@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import struct
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,13 +20,14 @@ from importer.reading.earlier import (
     has_outcome_columns,
     is_results_workbook,
 )
-from importer.reading.formats import CellFormats, xlsx_formats
+from importer.reading.formats import CellFormats, xls_formats, xlsx_formats
 from importer.reading.guards import (
     OLE_MAGIC,
     ZIP_MAGIC,
     check_ole,
     check_zip,
     password_protected,
+    workbook_stream,
 )
 from importer.reading.table import InputTable, ReadOptions, first_line, make_table, quoted
 from importer.results import RESULTS_SHEET
@@ -94,14 +96,25 @@ def _earlier_results(
 
 def _cell_formats(path: Path, head: bytes, sheet_name: str) -> CellFormats:
     """Which cells of the sheet show something else than their value as read."""
-    if not head.startswith(ZIP_MAGIC):
-        return CellFormats()
     try:
+        if head.startswith(OLE_MAGIC):
+            stream = workbook_stream(path.read_bytes())
+            return CellFormats() if stream is None else xls_formats(stream, sheet_name)
+        if not head.startswith(ZIP_MAGIC):
+            return CellFormats()
         with zipfile.ZipFile(path) as archive:
             if "xl/workbook.xml" not in archive.namelist():
                 return CellFormats()
             return xlsx_formats(archive, sheet_name)
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError, ParseError) as error:
+    except (
+        KeyError,
+        ValueError,
+        IndexError,
+        struct.error,
+        zipfile.BadZipFile,
+        OSError,
+        ParseError,
+    ) as error:
         raise InputFileError(
             f"{path}: is damaged ({first_line(error)}); open and re-save it in Excel"
         ) from None

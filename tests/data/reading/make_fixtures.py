@@ -347,6 +347,39 @@ def encrypted_xls_bytes() -> bytes:
     return compound_file("Workbook", stream)
 
 
+def formats_xls_bytes(*, date1904: bool = False) -> bytes:
+    """Cells with a custom FORMAT, built-in formats and error values (BOOLERR, FORMULA)."""
+
+    def xf(number_format: int) -> bytes:
+        return biff_record(0x00E0, struct.pack("<HH", 0, number_format) + bytes(16))
+
+    def number(column: int, style: int, value: float) -> bytes:
+        return biff_record(0x0203, struct.pack("<HHHd", 1, column, style, value))
+
+    money = '"$"#,##0.00'.encode("utf-16-le")
+    head = _bof(0x0005) + biff_record(0x0042, struct.pack("<H", 1200))
+    head += biff_record(0x0022, struct.pack("<H", int(date1904)))
+    head += biff_record(0x041E, struct.pack("<HHB", 164, len(money) // 2, 1) + money)
+    head += xf(0) + xf(164) + xf(10) + xf(14) + xf(3)  # General, $, 0.00%, date, #,##0
+    header = ["Amount", "Share", "Date", "Count", "Lookup", "Ratio"]
+    cells = b"".join(biff_cell(0, c, name) for c, name in enumerate(header))
+    cells += (
+        number(0, 1, 1960.0) + number(1, 2, 0.974) + number(2, 3, 44217.0 if date1904 else 45679.0)
+    )
+    cells += number(3, 4, 167943.0)
+    cells += biff_record(0x0205, struct.pack("<HHHBB", 1, 4, 0, 0x2A, 1))  # #N/A
+    result = struct.pack("<BBBBBBH", 2, 0, 0x07, 0, 0, 0, 0xFFFF)  # a formula's #DIV/0!
+    formula = struct.pack("<HIH", 0, 0, 2) + b"\x1c\x07"  # options, cce, ptgErr #DIV/0!
+    cells += biff_record(0x0006, struct.pack("<HHH", 1, 5, 0) + result + formula)
+    body = _bof(0x0010) + biff_record(0x0200, struct.pack("<IIHHH", 0, 2, 0, 6, 0))
+    body += cells + biff_record(0x000A)
+    name = "Leads".encode("utf-16-le")
+    position = len(head) + 4 + 8 + len(name) + 4
+    sheet = biff_record(0x0085, struct.pack("<IBBBB", position, 0, 0, len(name) // 2, 1) + name)
+    stream = head + sheet + biff_record(0x000A) + body
+    return compound_file("Workbook", stream.ljust(4096, b"\0"))
+
+
 def excel4_bytes() -> bytes:
     """An Excel 4.0 worksheet: BIFF4 records with no OLE container."""
     bof = struct.pack("<HHH", 0x0000, 0x0010, 0x0000)
@@ -538,6 +571,8 @@ BINARY_FIXTURES: dict[str, Callable[[], bytes]] = {
     "encrypted.xls": encrypted_xls_bytes,
     "encrypted.ods": encrypted_ods_bytes,
     "excel4.xls": excel4_bytes,
+    "formats.xls": formats_xls_bytes,
+    "formats_1904.xls": lambda: formats_xls_bytes(date1904=True),
     "excel95.xls": excel95_bytes,
     # CRMs and web apps export text under Excel's names.
     "csv_named.xls": b"First Name,Last Name,Zip\r\nAnn,Lee,08001\r\nBob,Ray,19103\r\n".__bytes__,
