@@ -39,6 +39,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
@@ -131,124 +132,28 @@ class _Family:
     transform: str | None = None
 
 
-_FAMILIES: Mapping[str, _Family] = MappingProxyType(
-    {
-        "First": _Family("a first name", "first firstname fname givenname forename"),
-        "Last": _Family("a last name", "last lastname lname surname familyname"),
-        "Name": _Family(
-            "a full name",
-            "name fullname contactname clientname leadname customername callername yourname",
-            kind="full name",
-        ),
-        "Phone": _Family(
-            "a phone",
-            "primaryphone phone1 mainphone primaryphonenumber "
-            "cell cellphone mobile mobilephone cellnumber mobilenumber cellnum mobilenum "
-            "cellphonenumber mobilephonenumber cellular "
-            "phone phonenumber phonenum phoneno telephone telephonenumber tel contactphone "
-            "contactnumber bestphone dayphone daytimephone "
-            "homephone homenumber homephonenumber landline "
-            "workphone worknumber workphonenumber businessphone officephone "
-            "altphone alternatephone alternativephone altnumber alternatenumber secondaryphone "
-            "phone2 otherphone secondphone eveningphone backupphone",
-            kind="phone",
-            transform="phone",
-        ),
-        "Email": _Family(
-            "an email address",
-            "email emailaddress emailaddr contactemail primaryemail emailid",
-            kind="email",
-            transform="email",
-        ),
-        "Street": _Family(
-            "a street address",
-            "address address1 addressline1 addr addr1 street streetaddress streetaddress1 "
-            "homeaddress mailingaddress",
-        ),
-        "Unit": _Family(
-            "an apartment or unit",
-            "unit apt apartment suite address2 addressline2 addr2 streetaddress2 aptsuite "
-            "aptunit unitnumber unitnum aptnumber aptnum suitenumber ste aptsuiteunit",
-        ),
-        "City": _Family("a city", "city town citytown towncity"),
-        "State": _Family(
-            "a state",
-            "state st province stateprovince stateorprovince stateabbr statecode",
-            kind="state",
-            transform="state",
-        ),
-        "Zip": _Family(
-            "a zip code",
-            "zip zipcode zip5 postal postalcode postcode zippostal zippostalcode postalzip",
-            kind="zip",
-            transform="zip",
-        ),
-        "County": _Family("a county", "county countyname"),
-        "BestTime": _Family(
-            "a best time to call",
-            "besttime besttimetocall besttimetocontact besttimetoreach contacttime calltime "
-            "preferredtime preferredcontacttime timetocall callbacktime",
-        ),
-        "Notes": _Family(
-            "notes",
-            "notes note comments comment description details message additionalinfo "
-            "additionalinformation casedescription casedetails casenotes leadnotes remarks",
-        ),
-        "ID": _Family(
-            "the vendor's lead id",
-            "id leadid vendorid leadnum leadnumber leadno vendorleadid externalid recordid "
-            "uniqueid referenceid refid leadref",
-        ),
-        "ReferringKeyword": _Family(
-            "a search term", "searchterm searchterms keyword keywords utmterm searchkeyword"
-        ),
-        "Conversion": _Family(
-            "a landing page",
-            "landingpage landingpageurl landingurl conversionurl conversionpage formurl pageurl",
-        ),
-        "Type": _Family(
-            "a case type",
-            "practicearea casetype typeofcase areaoflaw legalissue claimtype casecategory "
-            "mattertype",
-        ),
+def _load_synonyms() -> tuple[Mapping[str, _Family], Mapping[str, tuple[int, str]]]:
+    """The header vocabulary, from `headers.yaml` beside this module (data, not code)."""
+    data = yaml.safe_load(resources.files("importer").joinpath("headers.yaml").read_text("utf-8"))
+    ranks = {
+        squash(str(name)): (int(rank["rank"]), str(rank["label"]))
+        for rank in data["phone_ranks"]
+        for name in rank["names"]
     }
-)
-
-_FAMILY_OF: Mapping[str, str] = MappingProxyType(
-    {name: family for family, spec in _FAMILIES.items() for name in spec.names.split()}
-)
-
-# The documented rule for several phone columns: the lowest rank goes to Primary, the
-# next to Secondary; an alternate phone (rank 5) is never the Primary one.
-_PHONE_RANKS: Mapping[str, tuple[int, str]] = MappingProxyType(
-    {
-        name: (rank, label)
-        for rank, label, names in (
-            (0, "a primary phone", "primaryphone phone1 mainphone primaryphonenumber"),
-            (
-                1,
-                "a cell phone",
-                "cell cellphone mobile mobilephone cellnumber mobilenumber cellnum mobilenum "
-                "cellphonenumber mobilephonenumber cellular",
-            ),
-            (
-                2,
-                "a phone",
-                "phone phonenumber phonenum phoneno telephone telephonenumber tel contactphone "
-                "contactnumber bestphone dayphone daytimephone",
-            ),
-            (3, "a home phone", "homephone homenumber homephonenumber landline"),
-            (4, "a work phone", "workphone worknumber workphonenumber businessphone officephone"),
-            (
-                5,
-                "an alternate phone",
-                "altphone alternatephone alternativephone altnumber alternatenumber "
-                "secondaryphone phone2 otherphone secondphone eveningphone backupphone",
-            ),
+    families = {}
+    for family, spec in data["families"].items():
+        names = [squash(str(name)) for name in spec["names"]]
+        if family == "Phone":
+            names = list(ranks)
+        families[str(family)] = _Family(
+            str(spec["label"]),
+            " ".join(dict.fromkeys(names)),
+            spec.get("kind"),
+            spec.get("transform"),
         )
-        for name in names.split()
-    }
-)
+    return MappingProxyType(families), MappingProxyType(ranks)
+
+
 _ALTERNATE_RANK = 5
 BY_VALUES = "chosen by its values (the header names no field)"
 _VALUES_ONLY_RANK = 9  # a column chosen by its values comes after every named one
@@ -290,6 +195,13 @@ def squash(header: str) -> str:
 def _words(header: str) -> list[str]:
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", header)  # EmailConsent -> Email Consent
     return re.findall(r"[^\W\d_]+|[0-9]+", spaced.casefold())
+
+
+_FAMILIES, _PHONE_RANKS = _load_synonyms()
+
+_FAMILY_OF: Mapping[str, str] = MappingProxyType(
+    {name: family for family, spec in _FAMILIES.items() for name in spec.names.split()}
+)
 
 
 # ---------------------------------------------------------------- sniffing values
