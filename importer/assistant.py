@@ -113,6 +113,9 @@ class Preview:
 # "num", so `E-mail`, `e_mail` and `EMAIL` are one name and `Lead #` is `leadnum`.
 SNIFF_MIN_VALUES = 3  # fewer values than this neither contradict a header nor map a column
 CONTRADICTED_BELOW = 0.5  # a header whose values are mostly something else is not trusted
+# A full-name column is split into First and Last only when nearly every value is a
+# person's name: a column of business names must not become first and last names.
+_TRUSTED_FROM = MappingProxyType({"full name": 0.8})
 TIE_BREAK_SHARE = 0.8  # in a tie, the only column this full of the right values wins
 VALUES_ONLY_SHARE = 0.9  # a column with no telling header needs this share to be mapped
 MAX_LISTED_TYPES = 30
@@ -204,6 +207,43 @@ _FAMILY_OF: Mapping[str, str] = MappingProxyType(
 )
 
 
+# A header this long may be a misspelling (one letter off; two from 8 letters on) of a
+# synonym; shorter ones are too close to other words ("call" is not "cell").
+_TYPO_MIN_LENGTH = 5
+_TWO_TYPOS_FROM = 8
+
+
+def _misspelled(squashed: str) -> str | None:
+    """The one synonym `squashed` is a misspelling of (`adress` -> `address`), or None."""
+    if len(squashed) < _TYPO_MIN_LENGTH:
+        return None
+    allowed = 2 if len(squashed) >= _TWO_TYPOS_FROM else 1
+    close = {
+        name
+        for name in _FAMILY_OF
+        if len(name) >= _TYPO_MIN_LENGTH
+        and abs(len(name) - len(squashed)) <= allowed
+        and _edits(squashed, name) <= allowed
+    }
+    families = {_FAMILY_OF[name] for name in close}
+    return min(close) if len(families) == 1 else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Letters to insert, delete, change or swap with a neighbour to turn `a` into `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, start=1):
+        current = [i]
+        for j, other in enumerate(b, start=1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (letter != other))
+            if i > 1 and j > 1 and letter == b[j - 2] and a[i - 2] == other:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 # ---------------------------------------------------------------- sniffing values
 
 _EMAIL = f"[^@{SPACE_CHARS}]+@[^@{SPACE_CHARS}]+\\.[^@{SPACE_CHARS}.]{{2,}}"
@@ -231,8 +271,19 @@ def _zips(values: pd.Series) -> pd.Series:
     return tidy & values.str.contains("[0-9]{3}")
 
 
+# Words that make a name a business's, not a person's (a column of them is not split).
+_BUSINESS_WORDS = (
+    r"(?i)(?:^|[ ,.])(?:llc|l\.l\.c|inc|corp|corporation|co|company|ltd|llp|pllc|pc|pa|"
+    r"group|services?|solutions|associates|partners|law|firm|office|offices|agency|"
+    r"insurance|clinic|center|centre|hospital|dental|medical|auto|motors|restaurant|"
+    r"bank|church|school|university|foundation|trust|holdings|enterprises|industries|"
+    r"international|store|shop|&|and)(?:$|[ ,.])"
+)
+
+
 def _full_names(values: pd.Series) -> pd.Series:
-    return values.str.fullmatch(_FULL_NAME) & ~values.str.contains("[0-9@#/:_]")
+    names = values.str.fullmatch(_FULL_NAME) & ~values.str.contains("[0-9@#/:_&]")
+    return names & ~values.str.contains(_BUSINESS_WORDS)
 
 
 _SNIFFERS = MappingProxyType(
@@ -254,10 +305,16 @@ class _Column:
     values: pd.Series  # the non-empty sampled values, trimmed
     family: str | None  # the field family its header names, if any
     shares: Mapping[str, float]  # kind -> share of the values of that kind
+    misspells: str | None = None  # the synonym its header seems a misspelling of
 
     @property
     def count(self) -> int:
         return len(self.values)
+
+    @property
+    def synonym(self) -> str:
+        """The known header name this column's header is (or seems a misspelling of)."""
+        return self.misspells or squash(self.header)
 
     @property
     def near_miss(self) -> tuple[str, str] | None:
@@ -279,7 +336,7 @@ class _Column:
         return (
             kind is not None
             and self.count >= SNIFF_MIN_VALUES
-            and self.shares[kind] < CONTRADICTED_BELOW
+            and self.shares[kind] < _TRUSTED_FROM.get(kind, CONTRADICTED_BELOW)
         )
 
 
@@ -290,14 +347,18 @@ def _percent(share: float) -> str:
 def _profile(header: str, column: pd.Series) -> _Column:
     values = column.astype("str").fillna("").str.strip()
     values = values[values != ""]
-    family = _FAMILY_OF.get(squash(header))
+    squashed = squash(header)
+    family = _FAMILY_OF.get(squashed)
+    typo = None if family is not None else _misspelled(squashed)
+    if typo is not None:
+        family = _FAMILY_OF[typo]
     kinds = {_FAMILIES[family].kind} if family is not None else {"email", "phone"}
     shares = {
         kind: float(_SNIFFERS[kind][0](values).mean()) if len(values) else 0.0
         for kind in kinds
         if kind is not None
     }
-    return _Column(header, values, family, MappingProxyType(shares))
+    return _Column(header, values, family, MappingProxyType(shares), typo)
 
 
 # ---------------------------------------------------------------- choosing
@@ -309,6 +370,7 @@ class _Candidate:
     rank: int  # lower is preferred
     how: str  # why it is a candidate at all
     slots: frozenset[str]  # the fields it may fill
+    review: bool = False  # taken, but a person should look (a misspelled header)
 
 
 @dataclass
@@ -403,14 +465,18 @@ def _named(plan: _Plan, family: str) -> list[_Candidate]:
                 review=True,
             )
             continue
-        rank, label = _PHONE_RANKS.get(squash(column.header), (0, spec.label))
+        rank, label = _PHONE_RANKS.get(column.synonym, (0, spec.label))
         slots = {"Secondary"} if rank == _ALTERNATE_RANK else {"Primary", "Secondary"}
+        how = f"header synonym of {label}"
+        if column.misspells is not None:
+            how = f"header seems a misspelling of {_quoted(column.misspells)}, {label}"
         candidates.append(
             _Candidate(
                 column,
                 rank,
-                f"header synonym of {label}",
+                how,
                 frozenset(slots if family == "Phone" else {family}),
+                review=column.misspells is not None,
             )
         )
     return candidates
@@ -493,7 +559,7 @@ def _left_over(column: _Column) -> str:
         word, target = column.near_miss
         return f'not taken for {target}: a header that merely contains "{word}" is not enough'
     if column.family == "Phone":
-        label = _PHONE_RANKS[squash(column.header)][1]
+        label = _PHONE_RANKS[column.synonym][1]
         return f"header synonym of {label}; Primary and Secondary are taken"
     if column.family is not None:
         spec = _FAMILIES[column.family]
@@ -582,10 +648,13 @@ def _column_entry(name: str, candidate: _Candidate, note: str) -> _Entry:
     reason = "; ".join(parts)
     options = {"on_overflow": "truncate"} if overflow else {}
     line = _spec(column.header, spec.transform, **options)
+    shown = f"{_quoted(column.header)}: {reason}"
+    if candidate.review:
+        reason = shown = f"REVIEW {name}: {shown}"
     return _Entry(
         name,
-        [*_comment(f"{_quoted(column.header)}: {reason}"), f"  {name}: {line}"],
-        [Decision(name, column.header, spec.transform, reason)],
+        [*_comment(shown), f"  {name}: {line}"],
+        [Decision(name, column.header, spec.transform, reason, review=candidate.review)],
     )
 
 
@@ -647,10 +716,13 @@ def _split_entry(name: str, transform: str, candidate: _Candidate, note: str) ->
     parts = [candidate.how, "no separate first and last name columns", column.evidence("full name")]
     reason = "; ".join([*parts, *([note] if note else [])])
     line = _flow([("column", scalar(column.header)), ("transform", transform)])
+    shown = f"{_quoted(column.header)}: {reason}"
+    if candidate.review:
+        reason = shown = f"REVIEW {name}: {shown}"
     return _Entry(
         name,
-        [*_comment(f"{_quoted(column.header)}: {reason}"), f"  {name}: {line}"],
-        [Decision(name, column.header, transform, reason)],
+        [*_comment(shown), f"  {name}: {line}"],
+        [Decision(name, column.header, transform, reason, review=candidate.review)],
     )
 
 
@@ -805,9 +877,15 @@ def _details_entry(plan: _Plan) -> _Entry | None:
     decisions = []
     for header in ordered:
         reason, review = plan.in_details[header]
-        lines += _comment(f"{_quoted(header)}: {reason}", indent="      ")
+        # A REVIEW line names its column: the screen lists them without the file around.
+        shown = (
+            f"REVIEW {_quoted(header)}: {reason.removeprefix('REVIEW: ')}"
+            if review
+            else f"{_quoted(header)}: {reason}"
+        )
+        lines += _comment(shown, indent="      ")
         lines.append(f"      - {scalar(header)}")
-        decisions.append(Decision("Details", header, None, reason, review=review))
+        decisions.append(Decision("Details", header, None, shown if review else reason, review))
     lines.append("    format: labeled")
     return _Entry("Details", lines, decisions)
 
