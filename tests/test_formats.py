@@ -197,3 +197,9 @@ def test_xls_cells_read_as_excel_shows_them(name: str) -> None:
         "#N/A",
         "#DIV/0!",
     ]
+
+
+def test_ods_cells_read_as_the_text_the_file_shows() -> None:
+    """OpenDocument stores the displayed text (<text:p>) beside each value (ODF 1.2,
+    19.385 office:value-type): currency, percentage, date and float cells read as it."""
+    assert shown_row(XLS / "formats.ods") == ["$1,960.00", "97.4%", "1/22/2025", "167,943"]

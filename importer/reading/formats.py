@@ -86,10 +86,11 @@ class CellFormats:
 
     date1904: bool = False
     codes: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # row -> (col, code)
-    errors: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # row -> (col, #N/A)
+    # row -> (col, text): cells whose shown text the file holds (#N/A, an ODS cell's text)
+    texts: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.codes or self.errors)
+        return bool(self.codes or self.texts)
 
     def apply(self, index: int, raw: list[Any], texts: list[str], left: int) -> None:
         """Replace, in one row's `texts`, the shown text of its formatted and error cells."""
@@ -99,7 +100,7 @@ class CellFormats:
                 shown = show(raw[position], code, date1904=self.date1904)
                 if shown is not None:
                     texts[column] = shown
-        for column, text in self.errors.get(index, ()):
+        for column, text in self.texts.get(index, ()):
             if column < len(texts):
                 texts[column] = text
 
@@ -171,7 +172,7 @@ def xlsx_formats(archive: zipfile.ZipFile, sheet_name: str) -> CellFormats:
             _styled_cells(block, formatted, formats.codes)
         if b't="e"' in block or b"t='e'" in block:
             for row, column, text in _error_cells(block):
-                formats.errors.setdefault(row, []).append((column, text))
+                formats.texts.setdefault(row, []).append((column, text))
     return formats
 
 
@@ -339,7 +340,7 @@ def _xls_cells(stream: bytes, start: int, formatted: dict[int, str], formats: Ce
         row, column, style = struct.unpack_from("<HHH", data)
         error = _biff_error(kind, data)
         if error is not None:
-            formats.errors.setdefault(row, []).append((column, error))
+            formats.texts.setdefault(row, []).append((column, error))
         elif style in formatted:
             formats.codes.setdefault(row, []).append((column, formatted[style]))
 
@@ -375,3 +376,62 @@ def _biff_string(data: bytes, *, wide: bool, short: bool = False) -> str:
         if high
         else text[:length].decode("latin-1")
     )
+
+
+# ---------------------------------------------------------------- .ods
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_ODS_TEXT_P = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}p"
+_ODS_CELLS = frozenset({f"{_ODS_TABLE}table-cell", f"{_ODS_TABLE}covered-table-cell"})
+# Types whose shown text differs from the stored value; text and booleans read as shown.
+_ODS_FORMATTED = frozenset({"float", "percentage", "currency", "date", "time"})
+
+
+def ods_formats(archive: zipfile.ZipFile, sheet_name: str, rows: int) -> CellFormats:
+    """An .ods sheet's numbers, dates and times as shown: the text the file stores with them.
+
+    OpenDocument keeps, beside each value, the text the application displayed
+    (`<text:p>`), so no format needs interpreting. Only the first `rows` rows are
+    looked at: the sheet's rows with data, not the empty rows that pad it.
+    """
+    formats = CellFormats()
+    inside = False
+    row = 0
+    with archive.open("content.xml") as stream:
+        for event, element in defusedxml.ElementTree.iterparse(
+            stream, events=("start", "end"), forbid_dtd=True
+        ):
+            tag = element.tag
+            if tag == f"{_ODS_TABLE}table":
+                if event == "start":
+                    inside, row = element.get(f"{_ODS_TABLE}name") == sheet_name, 0
+                elif inside:
+                    break
+                continue
+            if not inside or event != "end":
+                continue
+            if tag == f"{_ODS_TABLE}table-row":
+                repeat = int(element.get(f"{_ODS_TABLE}number-rows-repeated", "1"))
+                _ods_row(element, row, min(repeat, max(rows - row, 0)), formats)
+                row += repeat
+                element.clear()
+                if row >= rows:
+                    break
+    return formats
+
+
+def _ods_row(element: Any, row: int, repeat: int, formats: CellFormats) -> None:
+    column = 0
+    shown: list[tuple[int, str]] = []
+    for cell in element:
+        if cell.tag not in _ODS_CELLS:
+            continue
+        span = int(cell.get(f"{_ODS_TABLE}number-columns-repeated", "1"))
+        if cell.get(f"{_ODS_OFFICE}value-type") in _ODS_FORMATTED:
+            text = "\n".join("".join(p.itertext()) for p in cell.iter(_ODS_TEXT_P))
+            shown += [(column + offset, text) for offset in range(min(span, 1024))]
+        column += span
+    if shown:
+        for number in range(row, row + repeat):
+            formats.texts[number] = shown

@@ -20,7 +20,7 @@ from importer.reading.earlier import (
     has_outcome_columns,
     is_results_workbook,
 )
-from importer.reading.formats import CellFormats, xls_formats, xlsx_formats
+from importer.reading.formats import CellFormats, ods_formats, xls_formats, xlsx_formats
 from importer.reading.guards import (
     OLE_MAGIC,
     ZIP_MAGIC,
@@ -66,7 +66,7 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
             "open and re-save it in Excel"
         ) from None
     notes.extend(_merged_note(path, sheet.name, merged, options.header_at))
-    formats = _cell_formats(path, head, sheet.name)
+    formats = _cell_formats(path, head, sheet.name, (sheet.end or (0, 0))[0] + 1)
     rows = _sheet_rows(sheet, formats)
     where = f"sheet {sheet.name!r} "
     if earlier is None:
@@ -94,7 +94,7 @@ def _earlier_results(
     return EarlierOutcomes(only_failed=options.only_failed)
 
 
-def _cell_formats(path: Path, head: bytes, sheet_name: str) -> CellFormats:
+def _cell_formats(path: Path, head: bytes, sheet_name: str, rows: int) -> CellFormats:
     """Which cells of the sheet show something else than their value as read."""
     try:
         if head.startswith(OLE_MAGIC):
@@ -103,9 +103,12 @@ def _cell_formats(path: Path, head: bytes, sheet_name: str) -> CellFormats:
         if not head.startswith(ZIP_MAGIC):
             return CellFormats()
         with zipfile.ZipFile(path) as archive:
-            if "xl/workbook.xml" not in archive.namelist():
-                return CellFormats()
-            return xlsx_formats(archive, sheet_name)
+            names = archive.namelist()
+            if "xl/workbook.xml" in names:
+                return xlsx_formats(archive, sheet_name)
+            if "content.xml" in names:
+                return ods_formats(archive, sheet_name, rows)
+            return CellFormats()
     except (
         KeyError,
         ValueError,

@@ -572,6 +572,21 @@ BINARY_FIXTURES: dict[str, Callable[[], bytes]] = {
     "encrypted.ods": encrypted_ods_bytes,
     "excel4.xls": excel4_bytes,
     "formats.xls": formats_xls_bytes,
+    # LibreOffice stores each value's shown text beside it: that text is what is read.
+    "formats.ods": lambda: ods_bytes(
+        ods_row("Amount", "Share", "Date", "Count")
+        + "<table:table-row>"
+        + '<table:table-cell office:value-type="currency" office:currency="USD" '
+        'office:value="1960"><text:p>$1,960.00</text:p></table:table-cell>'
+        + '<table:table-cell office:value-type="percentage" office:value="0.974">'
+        "<text:p>97.4%</text:p></table:table-cell>"
+        + '<table:table-cell office:value-type="date" office:date-value="2025-01-22">'
+        "<text:p>1/22/2025</text:p></table:table-cell>"
+        + '<table:table-cell office:value-type="float" office:value="167943">'
+        "<text:p>167,943</text:p></table:table-cell>"
+        + "</table:table-row>"
+        + ods_row(repeat=1000, pad=4)
+    ),
     "formats_1904.xls": lambda: formats_xls_bytes(date1904=True),
     "excel95.xls": excel95_bytes,
     # CRMs and web apps export text under Excel's names.
