@@ -238,7 +238,7 @@ def test_a_mapping_error_names_file_line_and_key(leads: Path, tmp_path: Path) ->
     assert result.output == (
         f"error: {mapping}, line 7, fields.Primary.transform: unknown transform 'phonee'; "
         "did you mean phone? choose one of upper, lower, title, digits, phone, email, state, "
-        "zip, first_name, last_name, guid\n"
+        "zip, first_name, last_name, guid, date\n"
     )
 
 
