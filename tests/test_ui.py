@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
@@ -54,6 +55,16 @@ class Ui:
         response = self.client.post(f"/f/{upload}/mapping/use", data={"mapping": mapping})
         assert response.status_code == 303, response.text
         return str(response.headers["location"])
+
+    def check(self, upload: str, query: str = "") -> httpx.Response:
+        """The check page once the check is over (it runs in the background)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            response = self.client.get(f"/f/{upload}/check{query}")
+            if 'id="checking"' not in response.text:
+                return response
+            time.sleep(0.05)
+        raise AssertionError("the check did not finish")
 
     def send(self, upload: str) -> dict[str, object]:
         response = self.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
@@ -123,7 +134,7 @@ def leads(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- who may ask
 
 
-def test_without_the_token_every_page_is_refused(ui: Ui) -> None:
+def test_without_the_cookie_every_page_is_refused(ui: Ui) -> None:
     ui.client.cookies.clear()
     for path in ("/", "/static/app.css", "/f/x/check"):
         response = ui.client.get(path)
@@ -134,23 +145,49 @@ def test_without_the_token_every_page_is_refused(ui: Ui) -> None:
     )
 
 
-def test_a_wrong_token_is_refused(ui: Ui) -> None:
+def test_a_wrong_key_or_code_is_refused(ui: Ui) -> None:
     ui.client.cookies.clear()
-    assert ui.client.get("/?token=guess").status_code == 403
+    assert ui.client.get("/?code=guess").status_code == 403
+    assert ui.client.get(f"/?token={TOKEN}").status_code == 403  # the key opens nothing in a URL
     ui.client.cookies.set(cookie_name(PORT), "guess")
     assert ui.client.get("/").status_code == 403
 
 
-def test_the_token_in_the_url_becomes_a_strict_httponly_cookie(ui: Ui) -> None:
+def _code(ui: Ui) -> str:
+    return str(ui.client.app.state.codes.issue())  # type: ignore[attr-defined]
+
+
+def test_a_one_time_code_becomes_a_strict_httponly_cookie_once(ui: Ui) -> None:
     ui.client.cookies.clear()
-    response = ui.client.get(f"/f/abc/check?show=all&token={TOKEN}")
+    code = _code(ui)
+    response = ui.client.get(f"/f/abc/check?show=all&code={code}")
     assert response.status_code == 303
-    assert response.headers["location"] == "/f/abc/check?show=all"  # the token leaves the URL
+    assert response.headers["location"] == "/f/abc/check?show=all"  # the code leaves the URL
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{cookie_name(PORT)}={TOKEN};")
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert ui.client.get("/").status_code == 200
+    # Used once, the code is worthless: in another browser (no cookie) it opens nothing.
+    ui.client.cookies.clear()
+    assert ui.client.get(f"/?code={code}").status_code == 403
+
+
+def test_a_code_from_another_host_name_is_refused_and_not_used_up(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    code = _code(ui)
+    assert ui.client.get(f"/?code={code}", headers={"Host": "evil.example"}).status_code == 400
+    assert ui.client.get(f"/?code={code}").status_code == 303
+
+
+def test_a_double_slash_never_leads_to_another_site(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    response = ui.client.get(f"{BASE}//evil.example/?code={_code(ui)}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/evil.example/"
+    response = ui.client.get(f"{BASE}//evil.example/x")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/evil.example/x"
 
 
 @pytest.mark.parametrize(
@@ -275,7 +312,7 @@ def test_the_home_page_lists_recent_runs_from_the_journal(ui: Ui, leads: Path) -
     assert "None yet" in ui.client.get("/").text
     upload = ui.upload(leads)
     ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     ui.send(upload)
     page = ui.client.get("/").text
     assert "leads.csv" in page
@@ -306,7 +343,7 @@ def test_without_a_profile_the_proposal_is_shown_as_a_form(ui: Ui) -> None:
     # Type: the case types of the file, waiting for their GUIDs.
     for case_type in ("Auto Accident", "Slip and Fall", "Dog Bite"):
         assert f'name="Type.lookup.value" value="{case_type}"' in page
-    assert "${CAPTORRA_ID}" in page
+    assert re.search(r'id="CaptorraId-pick".*?<option value="settings" selected>', page, re.S)
     assert 'value="acme_leads*.xlsx"' in page  # the suggested match rule
 
 
@@ -383,7 +420,7 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
     assert fields["Keyword"].value == "Spring: *fair* #1"
     assert loaded.mapping.match is not None
     assert loaded.mapping.match.filename == "leads*.csv"
-    page = ui.client.get(f"/f/{upload}/check").text
+    page = ui.check(upload).text
     assert counts(page) == {
         "valid": 5,
         "already_posted": 0,
@@ -398,7 +435,8 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
     [
         ({"name": "../evil"}, "Name: use letters, digits, spaces"),
         ({"name": "leads"}, "a mapping called leads.yaml already exists; choose another name"),
-        ({"First.pick": "none"}, "Captorra requires First but the mapping gives no source for it"),
+        ({"First.pick": "none"}, "First: Captorra needs it; choose its column"),
+        ({"Last.pick": "value", "Last.value": ""}, "Last: write the text to send on every row"),
         ({"Last.pick": "col:Surname"}, "fair.csv has no column 'Surname'"),
         ({"Type.lookup.guid": ["not-a-guid", ""]}, "Type: the GUID for 'Auto Accident' is not"),
         ({"Type.lookup.guid": ["", ""]}, "Type: write the Captorra GUID of at least one"),
@@ -446,7 +484,7 @@ def test_a_form_that_is_not_url_encoded_is_refused(ui: Ui, leads: Path) -> None:
 def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) -> None:
     upload = ui.upload(ACME)
     assert ui.use(upload, "example.yaml") == f"{BASE}/f/{upload}/check"
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 200
     page = response.text
     assert counts(page) == {
@@ -460,7 +498,7 @@ def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) ->
     # Problem rows first; each message sits in the cell it is about.
     assert 'aria-current="page" class="current">Rows with problems' in page
     first_name = (
-        r'<td class="cell-error">\s*<span class="value">[^<]*</span>\s*'
+        r'<td class="cell-error"[^>]*>\s*<span class="value">[^<]*</span>\s*'
         r'<span class="msg msg-error">First: 53 characters, limit 50</span>'
     )
     assert re.search(first_name, page)
@@ -479,7 +517,7 @@ def test_the_check_workbook_can_be_downloaded(ui: Ui, leads: Path, tmp_path: Pat
     upload = ui.upload(leads)
     ui.use(upload, "leads.yaml")
     assert ui.client.get(f"/f/{upload}/download/check").status_code == 404  # not checked yet
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     response = ui.client.get(f"/f/{upload}/download/check")
     assert response.status_code == 200
     assert response.headers["content-type"] == XLSX
@@ -492,7 +530,7 @@ def test_the_check_workbook_can_be_downloaded(ui: Ui, leads: Path, tmp_path: Pat
 def test_a_mapping_that_does_not_fit_the_file_is_explained(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
     ui.use(upload, "example.yaml")
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 400
     assert "This mapping does not fit the file" in response.text
     assert "leads.csv has no column" in response.text
@@ -501,7 +539,7 @@ def test_a_mapping_that_does_not_fit_the_file_is_explained(ui: Ui, leads: Path) 
 
 def test_the_check_asks_for_a_mapping_first(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 303
     assert response.headers["location"] == f"{BASE}/f/{upload}/mapping"
 
@@ -509,11 +547,11 @@ def test_the_check_asks_for_a_mapping_first(ui: Ui, leads: Path) -> None:
 def test_rows_posted_before_are_counted_and_not_sent_again(ui: Ui, leads: Path) -> None:
     first = ui.upload(leads)
     ui.use(first, "leads.yaml")
-    ui.client.get(f"/f/{first}/check")
+    ui.check(first)
     ui.send(first)
     again = ui.upload(leads)
     ui.use(again, "leads.yaml")
-    page = ui.client.get(f"/f/{again}/check").text
+    page = ui.check(again).text
     assert counts(page) == {
         "valid": 0,
         "already_posted": 5,
@@ -523,8 +561,14 @@ def test_rows_posted_before_are_counted_and_not_sent_again(ui: Ui, leads: Path) 
     }
     posted = ui.client.get(f"/f/{again}/check?show=posted").text
     assert re.search(r"IntakeID [0-9a-f-]{36}: posted on \S+ \(run \w+\); not sent again", posted)
-    progress = ui.send(again)
-    assert progress["counts"] == [["already_posted", 5]]
+    # Nothing is new: no "Send 0 leads", and a send is not started.
+    assert "Nothing new to send: every valid row was posted before." in page
+    assert "Send 0" not in page
+    assert 'id="to-send"' not in page
+    refused = ui.client.post(f"/f/{again}/send", data={"confirm": "yes"})
+    assert refused.headers["location"] == f"{BASE}/f/{again}/check"
+    assert ui.client.get(f"/f/{again}/progress").status_code == 404
+    assert "Nothing new to send from" in ui.client.get(f"/f/{again}/send").text
 
 
 # ---------------------------------------------------------------- step 4: send
@@ -534,7 +578,7 @@ def test_the_confirmation_names_the_sandbox(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
     assert ui.client.get(f"/f/{upload}/send").headers["location"].endswith("/check")
     ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     page = ui.client.get(f"/f/{upload}/send").text
     assert 'class="banner banner-sandbox"' in page
     assert "Nothing leaves this computer" in page
@@ -548,7 +592,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
         leads = write_csv(tmp_path / "leads.csv", lead_rows(2))
         upload = ui.upload(leads)
         ui.use(upload, "leads.yaml")
-        ui.client.get(f"/f/{upload}/check")
+        ui.check(upload)
         page = ui.client.get(f"/f/{upload}/send").text
         assert 'class="banner banner-production"' in page
         assert f"The leads go to <code>{endpoint}</code>" in page
@@ -558,7 +602,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
 def test_sending_needs_the_box_ticked(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
     ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     response = ui.client.post(f"/f/{upload}/send", data={"confirm": ""})
     assert response.status_code == 400
     assert "Tick the box to confirm where the leads go." in response.text
@@ -571,7 +615,7 @@ def test_send_shows_progress_then_results_and_the_workbook(
     caplog.set_level("DEBUG")
     upload = ui.upload(ACME)
     ui.use(upload, "example.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     progress = ui.send(upload)
     assert progress["state"] == "finished"
     assert progress["counts"] == [["posted", 229], ["invalid", 9], ["duplicate", 2]]
@@ -615,7 +659,7 @@ def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> N
             leads = write_csv(tmp_path / "leads.csv", lead_rows(40))
             upload = ui.upload(leads)
             ui.use(upload, "leads.yaml")
-            ui.client.get(f"/f/{upload}/check")
+            ui.check(upload)
             ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
             while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
                 time.sleep(0.02)
@@ -625,7 +669,7 @@ def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> N
             assert found["posted"] == len(sandbox.intakes) < 40
             assert found["failed"] == 40 - found["posted"]
             page = ui.client.get(f"/f/{upload}/results").text
-            assert "Stopped: leads.csv" in page
+            assert re.search(r'id="results-title">Stopped: <span[^>]*>leads.csv</span>', page)
             assert "Sending stopped early: cancelled" in page
 
 
