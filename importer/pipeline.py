@@ -36,7 +36,7 @@ from importer.mapping import (
     load_mapping,
     resolve_headers,
 )
-from importer.notes import SEPARATOR, join_nonempty
+from importer.notes import SEPARATOR, for_log, join_nonempty
 from importer.posting import Lead, Outcome, Poster, PostSettings, check_endpoint, make_client
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import Chunk, open_table
@@ -282,7 +282,7 @@ class _Importer:
             options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
         table = open_table(path, options)
         for note in table.notes:
-            log.warning("%s", note)
+            log.warning("%s", for_log(note))
         headers = resolve_headers(loaded, table.columns, path)
         target = self.job.output or default_results_path(path)
         if self.journal is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import logging
 import re
 import time
 import warnings
@@ -18,6 +20,7 @@ from importer.journal import Journal
 from importer.mapping import load_mapping
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
+from importer.settings import Settings, load_settings, settings_path
 from importer.ui import UiConfig, create_app
 from importer.ui.checking import split_messages
 from importer.ui.security import cookie_name
@@ -374,7 +377,7 @@ def _form(**changes: str | list[str]) -> dict[str, str | list[str]]:
     form: dict[str, str | list[str]] = {
         "name": "vendor",
         "use_match": "1",
-        "match": "leads*.csv",
+        "match": "fair*.csv",
         "CaptorraId.pick": "value",
         "CaptorraId.value": "${CAPTORRA_ID}",
         "Referrer.pick": "value",
@@ -419,7 +422,7 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
     assert fields["Details"].format == "labeled"
     assert fields["Keyword"].value == "Spring: *fair* #1"
     assert loaded.mapping.match is not None
-    assert loaded.mapping.match.filename == "leads*.csv"
+    assert loaded.mapping.match.filename == "fair*.csv"
     page = ui.check(upload).text
     assert counts(page) == {
         "valid": 5,
@@ -447,6 +450,13 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
             "Address.template: expected '}' before end",
         ),
         ({"CaptorraId.value": "${NO_SUCH_VARIABLE}"}, "environment variable NO_SUCH_VARIABLE"),
+        ({"Address.pick": "value", "Address.value": "a\x00"}, "Address: holds a control"),
+        ({"match": "fair\n*.csv"}, "File name rule: holds a control character"),
+        ({"First.on_overflow": "cut\x00"}, "fields.First.on_overflow: Input should be"),
+        (
+            {"match": "LEADS*.csv"},
+            "leads.yaml is already used automatically for files named like LEADS*.csv",
+        ),
     ],
 )
 def test_a_mapping_with_a_mistake_is_not_saved(
@@ -694,3 +704,261 @@ def test_messages_are_split_per_field() -> None:
         "same lead as row 3 (same ID); not sent",
         "Last: required",
     ]
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_without_settings_the_first_visit_asks_for_them_and_saves_them(
+    ui: Ui, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CAPTORRA_ID")
+    monkeypatch.delenv("CAPTORRA_REFERRER")
+    response = ui.client.get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE}/settings"
+    assert "Welcome: first, your firm's Captorra details" in ui.client.get("/settings").text
+    refused = ui.client.post("/settings", data={"captorra_id": "12a", "referrer": "nope"})
+    assert refused.status_code == 400
+    assert "CaptorraId: digits only, as Captorra shows it (e.g. 123456)" in refused.text
+    assert "Referrer: a GUID has 32 letters a-f and digits" in refused.text
+    assert 'value="12a"' in refused.text  # what was typed stays
+    assert not settings_path().exists()
+    saved = ui.client.post("/settings", data={"captorra_id": " 654321 ", "referrer": REFERRER})
+    assert saved.status_code == 303
+    assert load_settings() == Settings(captorra_id="654321", referrer=REFERRER)
+    assert ui.client.get("/").status_code == 200
+    assert "Saved." in ui.client.get("/settings?saved").text
+
+
+def test_settings_set_by_the_environment_are_named_on_the_settings_page(ui: Ui) -> None:
+    page = ui.client.get("/settings").text
+    assert "This computer is set up to use CaptorraId 123456" in page
+
+
+def test_a_saved_case_type_guid_is_offered_in_the_next_mapping(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads, name="fair.csv")
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=_form()).status_code == 303
+    assert load_settings().case_types == {"auto accident": AUTO_TYPE}
+    other = ui.upload(leads, name="other.csv")
+    page = ui.client.get(f"/f/{other}/mapping").text
+    assert f'aria-label="GUID for Auto Accident" value="{AUTO_TYPE}"' in page.replace(
+        f'value="{AUTO_TYPE}" aria-label="GUID for Auto Accident"',
+        f'aria-label="GUID for Auto Accident" value="{AUTO_TYPE}"',
+    )
+
+
+# ---------------------------------------------------------------- changing a saved mapping
+
+
+def test_change_the_mapping_opens_it_with_its_guids_and_saves_it_back_under_its_name(
+    ui: Ui, leads: Path
+) -> None:
+    upload = ui.upload(leads)
+    old = (ui.config.mappings_dir / "leads.yaml").read_text(encoding="utf-8")
+    page = ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text
+    assert "Change leads.yaml" in page
+    assert f'value="{AUTO_TYPE}"' in page  # the lookup GUIDs
+    assert re.search(r'id="Primary-transform".*?<option value="phone" selected>', page, re.S)
+    assert 'id="match" name="match" value="leads*.csv"' in page  # the match rule
+    changed = _form(name="leads", original="leads.yaml", match="leads*.csv", action="replace")
+    confirm = ui.client.post(f"/f/{upload}/mapping/save", data=changed)
+    assert confirm.status_code == 200
+    assert "Replace leads.yaml?" in confirm.text
+    assert (ui.config.mappings_dir / "leads.yaml").read_text(encoding="utf-8") == old
+    changed["action"] = "replace-confirmed"
+    done = ui.client.post(f"/f/{upload}/mapping/save", data=changed)
+    assert done.status_code == 303, done.text
+    assert (ui.config.mappings_dir / "leads.yaml.bak").read_text(encoding="utf-8") == old
+    loaded = load_mapping(ui.config.mappings_dir / "leads.yaml")
+    assert loaded.mapping.fields["Keyword"].value == "Spring: *fair* #1"
+    assert loaded.mapping.match is not None
+    assert loaded.mapping.match.filename == "leads*.csv"
+    assert sorted(path.name for path in ui.config.mappings_dir.iterdir()) == [
+        "example.yaml",
+        "leads.yaml",
+        "leads.yaml.bak",
+    ]
+
+
+def test_changing_a_mapping_keeps_what_the_form_does_not_show(ui: Ui, leads: Path) -> None:
+    path = ui.config.mappings_dir / "rich.yaml"
+    path.write_text(
+        MAPPING.replace(
+            "First: First Name",
+            "First: {column: First Name, transform: [title, upper], default: Friend}",
+        )
+        + "lead_key: [CaptorraId, ID]\nread: {delimiter: ','}\n",
+        encoding="utf-8",
+    )
+    upload = ui.upload(leads)
+    page = ui.client.get(f"/f/{upload}/mapping?edit=rich.yaml").text
+    data = _page_form(page)
+    data["action"] = "replace-confirmed"
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=data).status_code == 303
+    before = load_mapping(path.with_name("rich.yaml.bak")).mapping
+    after = load_mapping(path).mapping
+    assert after == before
+
+
+def _page_form(page: str) -> dict[str, str | list[str]]:
+    """What the page's mapping form would send unchanged (inputs, checked boxes, selections)."""
+    form = page.split('id="mapping-form"')[1].split("</form>")[0]
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input [^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name is None or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        data.setdefault(html.unescape(name.group(1)), []).append(
+            html.unescape(value.group(1)) if value else ""
+        )
+    for name, body in re.findall(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', body)
+        data[name] = [html.unescape(chosen.group(1)) if chosen else ""]
+    return {name: values if len(values) > 1 else values[0] for name, values in data.items()}
+
+
+def test_save_as_new_refuses_the_name_of_the_mapping_being_changed(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    data = _page_form(ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text)
+    data["action"] = "new"
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=data)
+    assert response.status_code == 400
+    assert "a mapping called leads.yaml already exists" in response.text
+
+
+# ---------------------------------------------------------------- no lost work
+
+
+def test_every_address_a_person_can_land_on_answers_get(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../bad"))  # refused
+    for path in (
+        "/upload",
+        "/settings",
+        f"/f/{upload}/mapping/save",
+        f"/f/{upload}/mapping/use",
+        f"/f/{upload}/cancel",
+        f"/f/{upload}/send",
+        f"/f/{upload}/run",
+    ):
+        response = ui.client.get(path, follow_redirects=True)
+        assert response.status_code == 200, path
+        assert "Method Not Allowed" not in response.text
+
+
+def test_a_refused_save_is_kept_and_shown_when_the_page_is_opened_again(
+    ui: Ui, leads: Path
+) -> None:
+    upload = ui.upload(leads)
+    ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../bad"))
+    page = ui.client.get(f"/f/{upload}/mapping/save", follow_redirects=True).text
+    assert 'value="../bad"' in page
+    assert 'value="Spring: *fair* #1"' in page
+    fresh = ui.client.get(f"/f/{upload}/mapping?fresh").text
+    assert 'value="../bad"' not in fresh
+
+
+def test_the_form_as_typed_is_kept_for_a_reload(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    kept = ui.client.post(f"/f/{upload}/mapping/draft", data=_form(name="typed so far"))
+    assert kept.json() == {"kept": True}
+    assert 'value="typed so far"' in ui.client.get(f"/f/{upload}/mapping").text
+
+
+# ---------------------------------------------------------------- a way back, feedback
+
+
+def test_the_home_page_links_to_a_finished_send_and_its_workbook(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.use(upload, "leads.yaml")
+    ui.check(upload)
+    ui.send(upload)
+    page = ui.client.get("/").text
+    assert f'href="{BASE}/f/{upload}/results"' in page
+    assert f'href="{BASE}/f/{upload}/download/results"' in page
+    assert "Results can be downloaded here until captorra-import ui is stopped." in page
+
+
+def test_the_check_reports_the_rows_checked_so_far(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.use(upload, "leads.yaml")
+    ui.check(upload)
+    progress = ui.client.get(f"/f/{upload}/check/progress").json()
+    assert progress == {"done": 5, "total": 5, "over": True}
+
+
+def test_a_long_file_name_is_accepted_and_shortened_on_the_page(ui: Ui, leads: Path) -> None:
+    name = "Spring Expo " + "very " * 60 + "long.csv"
+    upload = ui.upload(leads, name=name)
+    stored = ui.client.app.state.workspace.get(upload)  # type: ignore[attr-defined]
+    assert stored.path.suffix == ".csv"
+    assert len(stored.name.encode()) <= 200
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert f'title="{stored.name}">{stored.short_name}</span>' in page
+    assert len(stored.short_name) == 60
+
+
+def test_a_csv_whose_characters_look_wrong_can_be_read_another_way(ui: Ui, tmp_path: Path) -> None:
+    path = tmp_path / "accents.csv"
+    path.write_bytes("First Name,Last Name\nJos\u00e9,N\u00fa\u00f1ez\n".encode("cp1252"))
+    upload = ui.upload(path)
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert "Characters look wrong" in page
+    assert "Western European (Windows)" in page
+    page = ui.client.get(f"/f/{upload}/mapping?encoding=cp1250").text
+    assert "N\u00fa\u0144ez" in page  # read as Central European: ñ is ń there
+    page = ui.client.get(f"/f/{upload}/mapping?encoding=cp1252").text
+    assert "N\u00fa\u00f1ez" in page
+
+
+FORBIDDEN = ("${", "match:", "read.", "YAML", "export ")
+
+
+def visible_text(page: str) -> str:
+    """What a person reads: the page without scripts, styles, tags and attributes."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_pages_speak_plain_words(ui: Ui, leads: Path, tmp_path: Path) -> None:
+    pages = [ui.client.get("/").text, ui.client.get("/settings").text]
+    cp1252 = tmp_path / "leads_cp1252.csv"
+    cp1252.write_bytes(
+        leads.read_text(encoding="utf-8").replace("First1", "Jos\u00e9").encode("cp1252")
+    )
+    upload = ui.upload(cp1252)
+    pages.append(ui.client.get(f"/f/{upload}/mapping").text)
+    pages.append(ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text)
+    pages.append(ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../x")).text)
+    ui.use(upload, "leads.yaml")
+    pages.append(ui.check(upload).text)
+    pages.append(ui.client.get(f"/f/{upload}/send").text)
+    ui.send(upload)
+    pages.append(ui.client.get(f"/f/{upload}/results").text)
+    pages.append(ui.client.get("/").text)
+    for page in pages:
+        text = visible_text(page)
+        for word in FORBIDDEN:
+            assert word not in text, (word, text[max(0, text.find(word) - 80) :][:200])
+
+
+def test_a_headerless_file_logs_no_cell_text(
+    ui: Ui, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "no_header.csv"
+    # The first row is taken for headers: a phone and a city that repeat are "headers".
+    rows = ["Ann,Lee,(713) 555-0199,(713) 555-0199,Houston,Houston"] * 2
+    path.write_text("\n".join([rows[0], *rows]) + "\n", encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    upload = ui.upload(path)
+    ui.client.get(f"/f/{upload}/mapping")
+    ui.client.post(
+        f"/f/{upload}/mapping/save",
+        data=_form(**{"First.pick": "col:Ann", "Last.pick": "col:Lee"}),
+    )
+    ui.use(upload, "example.yaml")
+    ui.check(upload)
+    for text in ("Ann", "Lee", "555-0199", "Houston"):
+        assert text not in caplog.text

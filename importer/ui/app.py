@@ -41,7 +41,14 @@ from importer.ui import mapping_form
 from importer.ui.checking import FILTERS, Check, Checking, Filter, run_check, stamp
 from importer.ui.security import Guard, OneTimeCodes
 from importer.ui.sending import Run, ordered
-from importer.ui.workspace import ACCEPTED, ColumnInfo, Upload, UploadTooLarge, Workspace
+from importer.ui.workspace import (
+    ACCEPTED,
+    ColumnInfo,
+    Upload,
+    UploadTooLarge,
+    Workspace,
+    plain,
+)
 
 log = logging.getLogger("captorra_importer")
 
@@ -58,16 +65,6 @@ ENCODINGS = (
     ("Cyrillic (Windows)", "cp1251"),
     ("Western European (Mac)", "mac_roman"),
     ("Western European (DOS)", "cp850"),
-)
-# Words of the command line and the mapping file, as a person on the page says them.
-_PLAIN = (
-    (
-        "(set read.encoding to override)",
-        "(if characters look wrong, choose another on the mapping page)",
-    ),
-    ("set read.encoding in the mapping", "choose another character set on the mapping page"),
-    ("read.encoding", "the character set"),
-    ("read.sheet", "the sheet"),
 )
 
 
@@ -694,13 +691,6 @@ def _learn(learnt: Mapping[str, str]) -> None:
 
 def _as_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False) if value else ""
-
-
-def plain(text: str) -> str:
-    """A library message in the page's words (no option or mapping-file key names)."""
-    for technical, said in _PLAIN:
-        text = text.replace(technical, said)
-    return text
 
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

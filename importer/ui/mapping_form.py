@@ -515,6 +515,12 @@ def save(form: MappingForm, *, directory: Path, upload: Upload, replace: bool = 
                 f"a mapping called {target.name} already exists; choose another name, or "
                 "change that mapping"
             )
+    clash = _same_rule(form.match, directory, besides=target.name)
+    if clash:
+        raise UsageError(
+            f"{clash} is already used automatically for files named like {form.match}: change "
+            f"the file name (or untick it), or change {clash} instead"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / f".{target.name}.tmp"
     try:
@@ -530,6 +536,25 @@ def save(form: MappingForm, *, directory: Path, upload: Upload, replace: bool = 
     finally:
         scratch.unlink(missing_ok=True)
     return target
+
+
+def _same_rule(pattern: str, directory: Path, *, besides: str) -> str:
+    """The saved mapping (other than `besides`) chosen for files named like `pattern`, if any.
+
+    Two mappings for the same files would leave the next file with no mapping at all.
+    """
+    if not pattern:
+        return ""
+    for name in saved_names(directory):
+        if name == besides:
+            continue
+        try:
+            rule = load_mapping(directory / name, environ=_Verbatim()).mapping.match
+        except MappingError:
+            continue  # a broken mapping matches nothing; using it says why
+        if rule is not None and (rule.filename or "").casefold() == pattern.casefold():
+            return name
+    return ""
 
 
 def saved_names(directory: Path) -> list[str]:

@@ -44,6 +44,25 @@ MAX_DISTINCT = 30  # a column with more distinct values is not a list of categor
 ACCEPTED = ", ".join(sorted(CSV_SUFFIXES | WORKBOOK_SUFFIXES))
 
 
+# Words of the command line and the mapping file, as a person on the page says them.
+_PLAIN = (
+    (
+        "(set read.encoding to override)",
+        "(if characters look wrong, choose another on the mapping page)",
+    ),
+    ("set read.encoding in the mapping", "choose another character set on the mapping page"),
+    ("read.encoding", "the character set"),
+    ("read.sheet", "the sheet"),
+)
+
+
+def plain(text: str) -> str:
+    """A library message in the page's words (no option or mapping-file key names)."""
+    for technical, said in _PLAIN:
+        text = text.replace(technical, said)
+    return text
+
+
 class UploadTooLarge(Exception):
     """The upload went past the size limit; the route answers 413 (never leaves this package)."""
 
@@ -104,7 +123,7 @@ class Upload:
 
     def friendly(self, message: object) -> str:
         """A message (or an error) naming the person's file, not the workspace path."""
-        return str(message).replace(str(self.path), self.name)
+        return plain(str(message).replace(str(self.path), self.name))
 
     @property
     def short_name(self) -> str:

@@ -182,7 +182,7 @@ def test_a_new_mapping_made_on_the_page(page: Page, shots: Path, tmp_path: Path)
         }
     saved = (mappings / "acme_leads.yaml").read_text(encoding="utf-8")
     assert "  Type:\n    column: Case Type\n" in saved
-    assert 'filename: "acme_leads*.xlsx"' in saved
+    assert "match:\n  filename: acme_leads*.xlsx\n" in saved
 
 
 def test_progress_and_stop(page: Page, shots: Path, tmp_path: Path) -> None:

@@ -5,6 +5,16 @@
 (function () {
   const number = (value) => Number(value).toLocaleString("en-US");
 
+  // The progress document at `url`, or null when the server did not answer.
+  async function progressAt(url) {
+    try {
+      const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      return await response.json();
+    } catch (failure) {
+      return null;
+    }
+  }
+
   // ---------------------------------------------------------------- step 1: upload
   function setUpUpload(form) {
     const input = document.getElementById("file");
@@ -264,11 +274,8 @@
     const bar = document.getElementById("check-bar");
     const done = document.getElementById("check-done");
     async function poll() {
-      let progress;
-      try {
-        const response = await fetch(section.dataset.progress, { credentials: "same-origin", cache: "no-store" });
-        progress = await response.json();
-      } catch (failure) {
+      const progress = await progressAt(section.dataset.progress);
+      if (progress === null) {
         window.setTimeout(poll, 1000);
         return;
       }
@@ -296,11 +303,8 @@
     const cancel = document.getElementById("cancel");
 
     async function poll() {
-      let progress;
-      try {
-        const response = await fetch(section.dataset.progress, { credentials: "same-origin", cache: "no-store" });
-        progress = await response.json();
-      } catch (failure) {
+      const progress = await progressAt(section.dataset.progress);
+      if (progress === null) {
         state.textContent = "Lost touch with captorra-import ui: is it still running?";
         window.setTimeout(poll, 2000);
         return;
