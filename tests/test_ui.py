@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from importer.mapping import load_mapping
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
 from importer.settings import Settings, load_settings, settings_path
-from importer.ui import UiConfig, create_app
+from importer.ui import UiConfig, create_app, server
 from importer.ui.checking import split_messages
 from importer.ui.security import cookie_name
 from tests.leads import AUTO_TYPE, MAPPING, REFERRER, lead_rows, read_sheet, write_csv
@@ -68,6 +69,13 @@ class Ui:
                 return response
             time.sleep(0.05)
         raise AssertionError("the check did not finish")
+
+    def checked(self, path: Path, mapping: str = "leads.yaml") -> str:
+        """Upload a file, use a saved mapping and wait for the check; the upload's id."""
+        upload = self.upload(path)
+        self.use(upload, mapping)
+        self.check(upload)
+        return upload
 
     def send(self, upload: str) -> dict[str, object]:
         response = self.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
@@ -313,9 +321,7 @@ def test_a_file_name_cannot_leave_the_private_folder(ui: Ui, leads: Path) -> Non
 
 def test_the_home_page_lists_recent_runs_from_the_journal(ui: Ui, leads: Path) -> None:
     assert "None yet" in ui.client.get("/").text
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.check(upload)
+    upload = ui.checked(leads)
     ui.send(upload)
     page = ui.client.get("/").text
     assert "leads.csv" in page
@@ -600,9 +606,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
     config = UiConfig(port=PORT, mappings_dir=mappings, endpoint=endpoint)
     for ui in _ui(config):
         leads = write_csv(tmp_path / "leads.csv", lead_rows(2))
-        upload = ui.upload(leads)
-        ui.use(upload, "leads.yaml")
-        ui.check(upload)
+        upload = ui.checked(leads)
         page = ui.client.get(f"/f/{upload}/send").text
         assert 'class="banner banner-production"' in page
         assert f"The leads go to <code>{endpoint}</code>" in page
@@ -610,9 +614,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
 
 
 def test_sending_needs_the_box_ticked(ui: Ui, leads: Path) -> None:
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.check(upload)
+    upload = ui.checked(leads)
     response = ui.client.post(f"/f/{upload}/send", data={"confirm": ""})
     assert response.status_code == 400
     assert "Tick the box to confirm where the leads go." in response.text
@@ -667,9 +669,7 @@ def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> N
         )
         for ui in _ui(config):
             leads = write_csv(tmp_path / "leads.csv", lead_rows(40))
-            upload = ui.upload(leads)
-            ui.use(upload, "leads.yaml")
-            ui.check(upload)
+            upload = ui.checked(leads)
             ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
             while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
                 time.sleep(0.02)
@@ -871,9 +871,7 @@ def test_the_form_as_typed_is_kept_for_a_reload(ui: Ui, leads: Path) -> None:
 
 
 def test_the_home_page_links_to_a_finished_send_and_its_workbook(ui: Ui, leads: Path) -> None:
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.check(upload)
+    upload = ui.checked(leads)
     ui.send(upload)
     page = ui.client.get("/").text
     assert f'href="{BASE}/f/{upload}/results"' in page
@@ -882,9 +880,7 @@ def test_the_home_page_links_to_a_finished_send_and_its_workbook(ui: Ui, leads: 
 
 
 def test_the_check_reports_the_rows_checked_so_far(ui: Ui, leads: Path) -> None:
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.check(upload)
+    upload = ui.checked(leads)
     progress = ui.client.get(f"/f/{upload}/check/progress").json()
     assert progress == {"done": 5, "total": 5, "over": True}
 
@@ -962,3 +958,28 @@ def test_a_headerless_file_logs_no_cell_text(
     ui.check(upload)
     for text in ("Ann", "Lee", "555-0199", "Houston"):
         assert text not in caplog.text
+
+
+def test_the_browser_is_opened_with_a_one_time_code_and_never_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    opened: list[str] = []
+
+    def browser_that_stays_open(url: str) -> bool:  # as a text-mode $BROWSER does
+        opened.append(url)
+        started.set()
+        release.wait(60)
+        return True
+
+    monkeypatch.setattr(server.webbrowser, "open", browser_that_stays_open)
+    app = create_app(UiConfig(port=PORT, mappings_dir=tmp_path), token=TOKEN, port=PORT)
+    try:
+        server.open_browser(server.page_address(app, f"{BASE}/"))
+        assert started.wait(30)
+        assert not release.is_set()  # open_browser returned while the browser still runs
+    finally:
+        release.set()
+        app.state.workspace.close()
+    assert TOKEN not in opened[0]  # the key is never on a command line
+    assert re.fullmatch(rf"{BASE}/\?code=[\w-]+", opened[0])

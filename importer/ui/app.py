@@ -498,7 +498,7 @@ class _Pages:
             if upload.check is not None and upload.check.stamp == made:
                 return upload.check
             running = upload.checking
-            if running is None or running.stamp != made or (running.over and running.error):
+            if running is None or running.stamp != made:
                 journal, endpoint = self.config.journal_path, self.config.endpoint_label
 
                 def check() -> Check:

@@ -43,7 +43,7 @@ def page_address(app: Starlette, base: str) -> str:
     return f"{base}?{CODE_PARAMETER}={codes.issue()}"
 
 
-def _open_browser(url: str) -> None:
+def open_browser(url: str) -> None:
     # In a thread: a $BROWSER that stays open (a text browser) must not hold up the server.
     threading.Thread(
         target=webbrowser.open, args=(url,), name="captorra-ui-browser", daemon=True
@@ -65,7 +65,7 @@ def serve(config: UiConfig, *, on_ready: Callable[[str], None] | None = None) ->
             if on_ready is not None:
                 on_ready(page_address(app, base))
             if config.open_browser:
-                _open_browser(page_address(app, base))
+                open_browser(page_address(app, base))
 
         try:
             serve_until_interrupted(
