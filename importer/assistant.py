@@ -36,7 +36,7 @@ import os
 import re
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -996,14 +996,23 @@ def _read_sample(path: Path, sheet: str | int | None, rows: int) -> _Sample:
 
 
 def propose_mapping(
-    path: Path, *, sheet: str | int | None = None, sample_rows: int = 500
+    path: Path,
+    *,
+    sheet: str | int | None = None,
+    sample_rows: int = 500,
+    first_rows: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> Proposal:
     """A commented mapping for `path`, from its headers and its first `sample_rows` rows.
 
-    Raises `InputFileError` when the file cannot be read; see the module docstring for
-    what the text guarantees.
+    `first_rows` (a chunk already read, its columns the file's headers, with the
+    reader's `notes`) spares reading the file again. Raises `InputFileError` when
+    the file cannot be read; see the module docstring for what the text guarantees.
     """
-    sample = _read_sample(path, sheet, sample_rows)
+    if first_rows is None:
+        sample = _read_sample(path, sheet, sample_rows)
+    else:
+        sample = _Sample(list(first_rows.columns), first_rows.head(sample_rows), list(notes))
     plan = _plan([_profile(header, sample.frame[header]) for header in sample.columns])
     return _render(path, sample, plan, sheet)
 

@@ -10,6 +10,7 @@ naming the person's file rather than the private folder it is kept in.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -410,12 +411,20 @@ class _Pages:
                 return None, "no saved mapping is set to be used for files named like this one."
             return None, upload.friendly(error)
         try:
-            return choose_profile(upload.path, profiles), ""
+            sample = upload.sample()
+            known = {sample.options: sample.columns}
+            if sample.options.sheet is None and len(upload.sheets) == 1:
+                # A one-sheet workbook: a mapping naming that sheet reads the same headers.
+                known[dataclasses.replace(sample.options, sheet=upload.sheets[0])] = sample.columns
+            return choose_profile(upload.path, profiles, known=known), ""
         except ImporterError as error:
             return None, upload.friendly(error)
 
     def _proposal(self, upload: Upload, columns: list[ColumnInfo]) -> mapping_form.MappingForm:
-        proposal = propose_mapping(upload.path, sheet=upload.sheet)
+        sample = upload.sample()
+        proposal = propose_mapping(
+            upload.path, sheet=upload.sheet, first_rows=sample.frame, notes=sample.notes
+        )
         return mapping_form.from_proposal(
             proposal,
             columns,

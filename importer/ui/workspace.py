@@ -76,6 +76,16 @@ class ColumnInfo:
     distinct: list[str] | None  # every distinct value (a case-type column), None when too many
 
 
+@dataclass(frozen=True)
+class Sample:
+    """The first rows of an upload as read with some options: read once, used by every page."""
+
+    options: ReadOptions
+    columns: list[str]
+    frame: pd.DataFrame
+    notes: list[str]
+
+
 @dataclass
 class Upload:
     """One file a person uploaded, and what was done with it so far."""
@@ -94,6 +104,7 @@ class Upload:
     run: Run | None = None
     downloaded: set[str] = field(default_factory=set)  # which workbooks were downloaded
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sample: Sample | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -101,9 +112,7 @@ class Upload:
 
     def headers(self) -> list[str]:
         """The headers of the chosen sheet; raises `InputFileError`."""
-        table = open_table(self.path, self.options(chunk_rows=1))
-        close_chunks(table)
-        return table.columns
+        return self.sample().columns
 
     def options(self, *, chunk_rows: int) -> ReadOptions:
         """How the page reads the file: the sheet and encoding chosen on it."""
@@ -111,15 +120,31 @@ class Upload:
             sheet=self.sheet, encoding=self.encoding or "auto", chunk_rows=chunk_rows
         )
 
-    def columns(self) -> list[ColumnInfo]:
-        """The columns of the chosen sheet with sample values; raises `InputFileError`."""
-        table = open_table(self.path, self.options(chunk_rows=SAMPLE_ROWS))
+    def sample(self) -> Sample:
+        """The first rows with the sheet and encoding chosen; raises `InputFileError`.
+
+        Read once per choice: opening a workbook reads and checks all of it, and
+        the proposal, the samples and the upload's own check all need the same rows.
+        """
+        options = self.options(chunk_rows=SAMPLE_ROWS)
+        with self.lock:
+            if self._sample is not None and self._sample.options == options:
+                return self._sample
+        table = open_table(self.path, options)
         try:
             chunk = next(table.chunks, None)
         finally:
             close_chunks(table)  # the rest of a large file is never read
         frame = chunk.frame if chunk is not None else pd.DataFrame(columns=table.columns)
-        return [_column_info(header, frame[header]) for header in table.columns]
+        sample = Sample(options, table.columns, frame, table.notes)
+        with self.lock:
+            self._sample = sample
+        return sample
+
+    def columns(self) -> list[ColumnInfo]:
+        """The columns of the chosen sheet with sample values; raises `InputFileError`."""
+        sample = self.sample()
+        return [_column_info(header, sample.frame[header]) for header in sample.columns]
 
     def friendly(self, message: object) -> str:
         """A message (or an error) naming the person's file, not the workspace path."""
@@ -224,7 +249,7 @@ class Workspace:
         Raises `InputFileError` (naming the person's file) and forgets the upload.
         """
         try:
-            close_chunks(open_table(upload.path, ReadOptions(chunk_rows=1)))
+            upload.sample()
             if upload.path.suffix.lower() in WORKBOOK_SUFFIXES:
                 upload.sheets = _sheet_names(upload.path)
         except InputFileError as error:
