@@ -106,4 +106,6 @@ def for_log(note: str) -> str:
     In a file without a header row the "headers" are a lead's cells: a log must
     never hold them. The page and the results show the note in full.
     """
+    if "header" not in note:  # sheet names, encodings: the file's shape, not its cells
+        return note
     return _QUOTED.sub("'\u2026'", note)

@@ -983,3 +983,26 @@ def test_the_browser_is_opened_with_a_one_time_code_and_never_waited_for(
         app.state.workspace.close()
     assert TOKEN not in opened[0]  # the key is never on a command line
     assert re.fullmatch(rf"{BASE}/\?code=[\w-]+", opened[0])
+
+
+def test_stopping_the_server_stops_an_in_process_sandbox_send(
+    tmp_path: Path, mappings: Path
+) -> None:
+    """Ctrl-C of `captorra-import ui` closes the app: the send stops, and says how far it got."""
+    rows = 4_000
+    journal = tmp_path / "journal.sqlite3"
+    config = UiConfig(port=PORT, mappings_dir=mappings, journal=journal, sandbox=True)
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(rows))
+    for ui in _ui(config):  # leaving the loop closes the app, as Ctrl-C does
+        upload = ui.checked(leads)
+        ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
+        while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
+            time.sleep(0.01)
+    store = Journal(journal)
+    try:
+        [run] = store.runs(limit=5)
+    finally:
+        store.close()
+    assert run.exit_code == 3  # some rows to retry: importing the file again sends them
+    assert 0 < run.counts["posted"] < rows
+    assert run.counts["failed"] == rows - run.counts["posted"]
