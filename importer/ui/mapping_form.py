@@ -161,7 +161,8 @@ def from_proposal(
     for info in FIELDS:
         form = _from_spec(info.name, specs.get(info.name))
         if info.name in reasons and len(reasons[info.name]) == 1:
-            form.reason = reasons[info.name][0]
+            # "..., read from the environment variable X": on the page it comes from Settings.
+            form.reason = reasons[info.name][0].split(", read from the environment")[0]
         form.review = info.name in review
         forms.append(form)
     type_form = next(form for form in forms if form.name == "Type")
