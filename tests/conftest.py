@@ -17,6 +17,10 @@ def captorra_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CAPTORRA_ENDPOINT", raising=False)
     # Never a person's own settings: each test starts with none saved.
     monkeypatch.setenv("CAPTORRA_SETTINGS", str(tmp_path / "settings" / "settings.json"))
+    # A proxy set on the machine running the tests must not carry their loopback traffic.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture
