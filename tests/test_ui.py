@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import socket
 import threading
 import time
 import warnings
@@ -1006,3 +1007,22 @@ def test_stopping_the_server_stops_an_in_process_sandbox_send(
     assert run.exit_code == 3  # some rows to retry: importing the file again sends them
     assert 0 < run.counts["posted"] < rows
     assert run.counts["failed"] == rows - run.counts["posted"]
+
+
+def test_the_settings_page_checks_the_connection_to_where_leads_go(ui: Ui) -> None:
+    assert ui.client.get("/settings/connection").headers["location"] == f"{BASE}/settings"
+    page = ui.client.post("/settings/connection").text
+    assert 'id="connection-result">Leads can reach it.</p>' in page
+    assert re.search(r'<li class="step-ok"><strong>[^<]+</strong>: ok', page)
+    assert "step-failed" not in page
+
+
+def test_a_connection_that_fails_names_the_step(tmp_path: Path, mappings: Path) -> None:
+    with socket.socket() as closed:  # a free port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}/api/captorraapi/create"
+    for ui in _ui(UiConfig(port=PORT, mappings_dir=mappings, endpoint=endpoint)):
+        page = ui.client.post("/settings/connection").text
+        assert 'id="connection-result">Leads cannot reach it yet.</p>' in page
+        assert 'class="step-failed"' in page

@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 from importer import settings
 from importer.assistant import propose_mapping
 from importer.captorra import PRODUCTION_ENDPOINT
+from importer.connection import ConnectionReport, check_connection_async
 from importer.errors import ImporterError, InputFileError, MappingError, UsageError
 from importer.journal import Journal, RunRecord, default_journal_path
 from importer.mapping import LoadedMapping
@@ -116,6 +117,8 @@ class _Pages:
         add("/", self.home, "home")
         add("/settings", self.settings_page, "settings")
         add("/settings", self.save_settings, "save_settings", methods=["POST"])
+        add("/settings/connection", self.to_settings, "connection_page")
+        add("/settings/connection", self.check_connection, "connection", methods=["POST"])
         add("/upload", self.to_home, "upload_page")
         add("/upload", self.upload, "upload", methods=["POST"])
         add("/f/{upload}/mapping", self.mapping, "mapping")
@@ -225,6 +228,7 @@ class _Pages:
         first: bool = False,
         saved: bool = False,
         errors: Mapping[str, str] | None = None,
+        connection: ConnectionReport | None = None,
     ) -> Response:
         stored = settings.Settings(captorra_id=captorra_id, referrer=referrer)
         return self._page(
@@ -238,7 +242,29 @@ class _Pages:
             first=first,
             saved=saved,
             errors=errors or {},
+            connection=connection,
         )
+
+    async def to_settings(self, request: Request) -> Response:
+        return RedirectResponse(str(request.url_for("settings")), status_code=303)
+
+    async def check_connection(self, request: Request) -> Response:
+        """Every step between this computer and where leads go (`check-connection`)."""
+        post = self.config.post_settings()
+        try:
+            report = await check_connection_async(
+                self.config.endpoint,
+                sandbox=self.config.sandbox,
+                proxy=post.proxy,
+                ca_bundle=post.ca_bundle,
+            )
+        except ImporterError as error:
+            return self._message(request, 0, 400, "The connection cannot be checked", str(error))
+        try:
+            stored = await run_in_threadpool(settings.load_settings)
+        except UsageError as error:
+            return self._message(request, 0, 500, "The settings cannot be read", str(error))
+        return self._settings_page(request, stored.captorra_id, stored.referrer, connection=report)
 
     async def save_settings(self, request: Request) -> Response:
         data = await _form(request)
