@@ -275,8 +275,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -
         )
         assert response.status_code == 413
         assert response.json()["error"] == (
-            "The file is 1 MB; the limit is 0 MB. Split it into smaller files, or import it "
-            "with `captorra-import run`."
+            "The file is 1 MB; the limit is 0 MB. Split it into smaller files."
         )
 
 
@@ -840,6 +839,8 @@ def test_every_address_a_person_can_land_on_answers_get(ui: Ui, leads: Path) -> 
         "/settings",
         f"/f/{upload}/mapping/save",
         f"/f/{upload}/mapping/use",
+        f"/f/{upload}/mapping/draft",
+        "/settings/connection",
         f"/f/{upload}/cancel",
         f"/f/{upload}/send",
         f"/f/{upload}/run",
@@ -1026,3 +1027,18 @@ def test_a_connection_that_fails_names_the_step(tmp_path: Path, mappings: Path) 
         page = ui.client.post("/settings/connection").text
         assert 'id="connection-result">Leads cannot reach it yet.</p>' in page
         assert 'class="step-failed"' in page
+
+
+def test_a_mapping_saved_after_choosing_an_encoding_reads_the_file_that_way(
+    ui: Ui, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "leads.csv", lead_rows(2))
+    path.write_bytes(
+        path.read_text(encoding="utf-8").replace("First1", "Jos\u00e9").encode("cp1252")
+    )
+    upload = ui.upload(path, name="fair.csv")
+    ui.client.get(f"/f/{upload}/mapping?encoding=cp1252")
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=_form()).status_code == 303
+    loaded = load_mapping(ui.config.mappings_dir / "vendor.yaml")
+    assert loaded.mapping.read.encoding == "cp1252"
+    assert "Jos\u00e9" in ui.check(upload, "?show=all").text

@@ -122,6 +122,7 @@ class _Pages:
         add("/upload", self.to_home, "upload_page")
         add("/upload", self.upload, "upload", methods=["POST"])
         add("/f/{upload}/mapping", self.mapping, "mapping")
+        add("/f/{upload}/mapping/draft", self.to_mapping, "draft_page")
         add("/f/{upload}/mapping/draft", self.keep_draft, "draft", methods=["POST"])
         add("/f/{upload}/mapping/use", self.to_mapping, "use_mapping_page")
         add("/f/{upload}/mapping/use", self.use_mapping, "use_mapping", methods=["POST"])
@@ -744,7 +745,7 @@ def _too_large(size: int | None, limit: int) -> Response:
     return JSONResponse(
         {
             "error": f"The file {sent}; the limit is {limit // MEGABYTE:,} MB. Split it into "
-            "smaller files, or import it with `captorra-import run`."
+            "smaller files."
         },
         status_code=413,
     )

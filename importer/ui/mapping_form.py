@@ -370,7 +370,13 @@ def learnt_case_types(form: MappingForm) -> dict[str, str]:
 # ---------------------------------------------------------------- writing
 
 
-def render(form: MappingForm, *, sheet: str | None, today: date | None = None) -> str:
+def render(
+    form: MappingForm,
+    *,
+    sheet: str | None,
+    encoding: str | None = None,
+    today: date | None = None,
+) -> str:
     """The mapping file's text, with a comment on every field.
 
     Every value goes through the YAML serialiser (`yaml.safe_dump`): whatever was
@@ -394,6 +400,8 @@ def render(form: MappingForm, *, sheet: str | None, today: date | None = None) -
     read = dict(rest.pop("read", None) or {})
     if sheet is not None:
         read["sheet"] = sheet
+    if encoding is not None:
+        read["encoding"] = encoding  # chosen on the page: the characters looked wrong
     if read:
         lines += [
             "# how to read the file (the sheet holding the leads, ...)",
@@ -525,7 +533,8 @@ def save(form: MappingForm, *, directory: Path, upload: Upload, replace: bool = 
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / f".{target.name}.tmp"
     try:
-        scratch.write_text(render(form, sheet=upload.sheet), encoding="utf-8")
+        text = render(form, sheet=upload.sheet, encoding=upload.encoding)
+        scratch.write_text(text, encoding="utf-8")
         try:
             resolve_headers(load_mapping(scratch), upload.headers(), upload.path)
         except MappingError as error:
