@@ -36,7 +36,7 @@ import os
 import re
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
@@ -999,15 +999,22 @@ def propose_mapping(
     sheet: str | int | None = None,
     header_row: int | None = None,
     sample_rows: int = 500,
+    first_rows: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> Proposal:
     """A commented mapping for `path`, from its headers and its first `sample_rows` rows.
 
     `header_row=0` reads a file without a header row: its columns are `Column 1`,
-    ... and only their values speak for them. Raises `InputFileError` when the file
-    cannot be read; see the module docstring for what the text guarantees.
+    ... and only their values speak for them. `first_rows` (a chunk already read,
+    its columns the file's headers, with the reader's `notes`) spares reading the
+    file again. Raises `InputFileError` when the file cannot be read; see the
+    module docstring for what the text guarantees.
     """
     options = ReadOptions(sheet=sheet, header_row=header_row, chunk_rows=sample_rows)
-    sample = _read_sample(path, options)
+    if first_rows is None:
+        sample = _read_sample(path, options)
+    else:
+        sample = _Sample(list(first_rows.columns), first_rows.head(sample_rows), list(notes))
     plan = _plan([_profile(header, sample.frame[header]) for header in sample.columns])
     return _render(path, sample, plan, options)
 

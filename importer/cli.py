@@ -861,6 +861,33 @@ def ui(
     )
 
 
+@cli.command("settings")
+@click.option("--captorra-id", help="Save your firm's CaptorraId (digits).")
+@click.option("--referrer", help="Save the Referrer GUID Captorra gave this lead source.")
+@click.option(
+    "--forget-case-types", is_flag=True, help="Forget the case-type GUIDs learnt from mappings."
+)
+@debug_option
+def settings_command(
+    captorra_id: str | None, referrer: str | None, forget_case_types: bool
+) -> None:
+    """Show, or save, the CaptorraId and Referrer used when the environment sets none."""
+    from importer import settings
+
+    saved = settings.update_settings(
+        captorra_id=captorra_id, referrer=referrer, forget_case_types=forget_case_types
+    )
+    if captorra_id is not None or referrer is not None or forget_case_types:
+        click.echo(f"Saved {settings.settings_path()}")
+    used = settings.effective(saved)
+    for label, name in (("CaptorraId", "captorra_id"), ("Referrer", "referrer")):
+        value, source = used[name].value, used[name].source
+        where = {"environment": f" (from {settings.VARIABLES[name]})", "settings": ""}
+        click.echo(f"{label + ':':12} {value + where.get(source, '') if value else 'not set'}")
+    click.echo(f"{'Case types:':12} {len(saved.case_types):,} GUIDs learnt from mappings")
+    click.echo(f"{'File:':12} {settings.settings_path()}")
+
+
 @cli.command()
 def fields() -> None:
     """List the Captorra fields a mapping can fill."""

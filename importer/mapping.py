@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import os
 import re
 import string
 from collections.abc import Mapping as MappingABC
@@ -43,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from importer import settings
 from importer.captorra import (
     FIELD_NAMES,
     FIELDS_BY_NAME,
@@ -348,9 +348,9 @@ def load_mapping(path: Path, *, environ: MappingABC[str, str] | None = None) -> 
     except ValidationError as error:
         raise MappingError(_describe(path, lines, error)) from None
     loaded = LoadedMapping(path, mapping, lines)
-    return LoadedMapping(
-        path, _expand_environment(loaded, os.environ if environ is None else environ), lines
-    )
+    # ${CAPTORRA_ID} and ${CAPTORRA_REFERRER} fall back to the saved settings.
+    environ = settings.environment() if environ is None else environ
+    return LoadedMapping(path, _expand_environment(loaded, environ), lines)
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[object, dict[tuple[str, ...], int]]:
@@ -463,9 +463,11 @@ def _expand_environment(loaded: LoadedMapping, environ: MappingABC[str, str]) ->
         def value_of(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
+                saved = settings.OPTIONS.get(name)
+                store = f"save it (captorra-import settings {saved} ...), " if saved else ""
                 raise MappingError(
                     f"{loaded.where(*key)}: environment variable {name} is not set; "
-                    f"set it (export {name}=...) or write the value in the mapping"
+                    f"{store}set it (export {name}=...) or write the value in the mapping"
                 )
             return environ[name]
 

@@ -36,7 +36,7 @@ from importer.mapping import (
     load_mapping,
     resolve_headers,
 )
-from importer.notes import SEPARATOR, join_nonempty
+from importer.notes import SEPARATOR, for_log, join_nonempty
 from importer.posting import (
     Lead,
     Outcome,
@@ -316,7 +316,7 @@ class _Importer:
             options = type(options)(**{**options.__dict__, "only_failed": True})
         table = open_table(path, options)
         for note in table.notes:
-            log.warning("%s", note)
+            log.warning("%s", for_log(note))
         headers = resolve_headers(loaded, table.columns, path)
         target = self.job.output or default_results_path(path)
         if self.journal is not None:
