@@ -133,34 +133,39 @@ def write_returns(
 
 def read_results(path: Path, *, strict: bool = True) -> ResultsFile | None:
     """A results workbook; not one: `InputFileError` if `strict`, else None."""
-    summary, sheets = _summary_and_sheets(path, strict=strict)
-    if summary is None:
+    found = _results_sheets(path, strict=strict)
+    if found is None:
         return None
+    summary, sheets = found
     vendor = summary.get("Vendor") or vendor_name(summary["Mapping file"])
+    header: list[str] = [*RESULT_COLUMNS]
     frames: list[pd.DataFrame] = []
-    columns: list[str] = []
-    for sheet in sheets:
-        table = open_table(path, ReadOptions(sheet=sheet))
-        columns = table.columns[: -len(RESULT_COLUMNS)]
-        frames.extend(chunk.frame for chunk in table.chunks)
-    rows = pd.concat(frames) if frames else pd.DataFrame(columns=[*columns, *RESULT_COLUMNS])
+    for lines in sheets:
+        header = [_cell(name) for name in lines[0]] if lines else header
+        # Every cell the importer writes is text but Source Row: all of it back to text.
+        body = pd.DataFrame(lines[1:], columns=header, dtype=object)
+        frames.append(body.apply(lambda column: column.map(_cell)).astype("str"))
+    rows = pd.concat(frames, ignore_index=True)
     return ResultsFile(
         path=path,
         vendor=vendor,
         input_name=Path(summary.get("Input file", path.name)).name,
         started=summary.get("Started", ""),
         id_column=summary.get("Vendor lead ID column", ""),
-        columns=columns,
-        rows=rows.astype("str").fillna(""),
+        columns=header[: -len(RESULT_COLUMNS)],
+        rows=rows,
     )
 
 
-def _summary_and_sheets(path: Path, *, strict: bool) -> tuple[dict[str, str] | None, list[str]]:
-    """The Summary (label -> value) and the Results sheets of a results workbook."""
-    what = (
-        "is not a results workbook (it needs the Results and Summary sheets that run and "
-        "batch write)"
-    )
+_NOT_RESULTS = (
+    "is not a results workbook (it needs the Results and Summary sheets that run and batch write)"
+)
+
+
+def _results_sheets(
+    path: Path, *, strict: bool
+) -> tuple[dict[str, str], Sequence[Sequence[Sequence[object]]]] | None:
+    """The Summary (label -> value) and the rows of each Results sheet, if `path` is one."""
     try:
         # open_table first: it refuses hostile workbooks before anything parses them.
         open_table(path, ReadOptions(chunk_rows=1))
@@ -169,13 +174,13 @@ def _summary_and_sheets(path: Path, *, strict: bool) -> tuple[dict[str, str] | N
         if strict:
             raise
         log.warning("%s: skipped (%s)", path.name, error)
-        return None, []
+        return None
     except python_calamine.CalamineError:
         if strict:
-            raise InputFileError(f"{path}: {what}") from None
-        return None, []
+            raise InputFileError(f"{path}: {_NOT_RESULTS}") from None
+        return None
     try:
-        sheets = [
+        names = [
             name
             for name in book.sheet_names
             if name == RESULTS_SHEET or name.startswith(f"{RESULTS_SHEET} (")
@@ -183,13 +188,14 @@ def _summary_and_sheets(path: Path, *, strict: bool) -> tuple[dict[str, str] | N
         lines = []
         if SUMMARY_SHEET in book.sheet_names:
             lines = book.get_sheet_by_name(SUMMARY_SHEET).to_python(skip_empty_area=False)
+        summary = {str(line[0]): _cell(line[1]) for line in lines if len(line) >= 2 and line[0]}
+        if not names or "Mapping file" not in summary:
+            if strict:
+                raise InputFileError(f"{path}: {_NOT_RESULTS}")
+            return None
+        sheets = [book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in names]
     finally:
         book.close()
-    summary = {str(line[0]): _cell(line[1]) for line in lines if len(line) >= 2 and line[0]}
-    if not sheets or "Mapping file" not in summary:
-        if strict:
-            raise InputFileError(f"{path}: {what}")
-        return None, []
     return summary, sheets
 
 
