@@ -11,6 +11,11 @@ knows what is left:
 - some rows failed transiently, or the run was interrupted -> left in the
   inbox, so the next run retries them (the journal keeps posted rows from
   being sent twice);
+- every lead refused alike (a configuration stop about this file's mapping)
+  -> `rejected/`, with the reason; the other files go ahead;
+- the endpoint or the network is misconfigured (a configuration stop about
+  the endpoint) -> the whole batch stops at once, and this file and the rest
+  stay in the inbox: they are not at fault;
 - modified in the last `settle_seconds` (still being copied) -> left for the
   next run.
 
@@ -35,12 +40,20 @@ from pathlib import Path
 
 import httpx
 
-from importer.errors import ExitCode, InputFileError, LockedError, MappingError
+from importer.errors import ExitCode, ImporterError, InputFileError, LockedError, MappingError
 from importer.mapping import LoadedMapping
-from importer.pipeline import FileReport, ImportJob, Observer, import_files, worst
+from importer.pipeline import (
+    FileReport,
+    ImportJob,
+    Observer,
+    import_files,
+    rejection_groups,
+    worst,
+)
 from importer.posting import PostSettings
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
+from importer.returns import write_returns
 
 log = logging.getLogger("captorra_importer")
 
@@ -57,6 +70,8 @@ class BatchJob:
     results: Path | None = None  # default: INBOX/results
     sandbox: bool = False
     settle_seconds: float = 60.0
+    duplicate_window: int | None = None  # days; None: each profile's own
+    returns: bool = False  # write a returns report of the run's files to `results_dir`
 
     @property
     def archive_dir(self) -> Path:
@@ -76,12 +91,14 @@ class BatchFile:
     """What became of one file of the inbox."""
 
     name: str
-    outcome: str  # archived | rejected | retry | waiting
+    outcome: str  # archived | rejected | retry | waiting | stopped
     exit_code: ExitCode
     counts: dict[str, int] = field(default_factory=dict)
     results: Path | None = None
     moved_to: Path | None = None
     error: str = ""
+    # Rejected rows grouped by Captorra's text (and the Type sent, for the Type GUID text).
+    rejections: list[dict[str, str | int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,10 +107,13 @@ class BatchReport:
     started: datetime
     files: list[BatchFile] = field(default_factory=list)
     ended: datetime | None = None
+    returns: Path | None = None  # the returns report, with `--returns`
+    returns_error: str = ""
 
     @property
     def exit_code(self) -> ExitCode:
-        return worst([file.exit_code for file in self.files])
+        codes = [file.exit_code for file in self.files]
+        return worst([*codes, ExitCode.STOPPED] if self.returns_error else codes)
 
 
 def run_batch(
@@ -117,8 +137,10 @@ def run_batch(
             done = _import_one(job, path, profiles, transport, environ, observer)
             report.files.append(done)
             _log_file(done)
-            if done.exit_code is ExitCode.INTERRUPTED:
+            if done.exit_code is ExitCode.INTERRUPTED or done.outcome == "stopped":
                 break
+        if job.returns:
+            _write_returns(job, report)
     report.ended = datetime.now()
     _log_run(report)
     return report
@@ -186,6 +208,7 @@ def _import_one(
                 post=job.post,
                 sandbox=job.sandbox,
                 journal=job.journal,
+                duplicate_window=job.duplicate_window,
             ),
             transport=transport,
             environ=environ,
@@ -196,10 +219,36 @@ def _import_one(
     return _file_done(job, path, imported)
 
 
+def _write_returns(job: BatchJob, report: BatchReport) -> None:
+    """The returns report of this run's results workbooks, beside them."""
+    results = [file.results for file in report.files if file.results is not None]
+    if not results:
+        log.info("no results workbooks this run: no returns report")
+        return
+    target = _free_name(job.results_dir, f"returns {report.started:%Y-%m-%d}.xlsx")
+    try:
+        report.returns = write_returns(results, target).path
+    except ImporterError as error:
+        report.returns_error = f"returns report not written: {error}"
+        log.error("%s", report.returns_error)
+        return
+    log.info("returns report: %s", report.returns)
+
+
 def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
+    rejections = rejection_groups(imported)
+    if imported.stop_kind == "mapping":
+        rejected = _reject(job, path, imported.stopped)
+        rejected.counts, rejected.results = dict(imported.counts), imported.results
+        rejected.rejections = rejections
+        return rejected
     done = BatchFile(
         path.name, "retry", imported.exit_code, dict(imported.counts), imported.results
     )
+    done.rejections = rejections
+    if imported.stop_kind == "endpoint":
+        done.outcome, done.error = "stopped", imported.stopped
+        return done
     if imported.exit_code in {ExitCode.OK, ExitCode.NEEDS_A_PERSON}:
         done.outcome = "archived"
         done.moved_to = _move(path, job.archive_dir / date.today().isoformat())
@@ -242,7 +291,9 @@ def _free_name(folder: Path, name: str) -> Path:
 def _log_file(done: BatchFile) -> None:
     counts = ", ".join(f"{status} {n}" for status, n in done.counts.items())
     message = f"{done.name}: {done.outcome}, exit {int(done.exit_code)}"
-    log.info(
+    # A configuration stop must reach the operator even with --quiet.
+    log.log(
+        logging.ERROR if done.outcome == "stopped" else logging.INFO,
         "%s%s%s",
         message,
         f" ({counts})" if counts else "",
@@ -303,12 +354,14 @@ def summary_document(report: BatchReport) -> dict[str, object]:
         "started": report.started.isoformat(timespec="seconds"),
         "ended": report.ended.isoformat(timespec="seconds") if report.ended else None,
         "exit_code": int(report.exit_code),
+        "returns": str(report.returns) if report.returns else None,
         "files": [
             {
                 "file": file.name,
                 "outcome": file.outcome,
                 "exit_code": int(file.exit_code),
                 "counts": file.counts,
+                "rejections": file.rejections,
                 "results": str(file.results) if file.results else None,
                 "moved_to": str(file.moved_to) if file.moved_to else None,
                 "error": file.error or None,

@@ -27,10 +27,24 @@ from typing import Protocol
 import httpx
 
 from importer import stages
+from importer.contacts import ContactFinder, effective_rule, vendor_name
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
 from importer.journal import Journal
-from importer.mapping import LoadedMapping, Mapping, load_mapping, resolve_headers
-from importer.posting import Outcome, Poster, PostSettings, check_endpoint, make_client
+from importer.mapping import (
+    LoadedMapping,
+    Mapping,
+    load_mapping,
+    resolve_headers,
+)
+from importer.notes import for_log
+from importer.posting import (
+    Outcome,
+    Poster,
+    PostSettings,
+    StopKind,
+    check_endpoint,
+    make_client,
+)
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import Chunk, open_table
 from importer.results import ResultsWriter, default_results_path
@@ -40,7 +54,16 @@ from importer.stages import check_rows as check_rows
 
 log = logging.getLogger("captorra_importer")
 
-STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
+STATUSES = (
+    "posted",
+    "already_posted",
+    "valid",
+    "invalid",
+    "duplicate",
+    "rejected",
+    "unconfirmed",
+    "failed",
+)
 SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
 SANDBOX_LABEL = "sandbox (in-process)"
 # Rows read and checked at a time. Every stage holds a chunk at once (and a
@@ -60,10 +83,16 @@ class ImportJob:
     mappings_dir: Path | None = None  # ...or, per input, the profile that matches it
     output: Path | None = None
     sheet: str | int | None = None
+    header_row: int | None = None  # overrides the mapping's `read: header_row` (0: none)
+    only_failed: bool = False  # a results workbook read again: only rows not posted
     post: PostSettings | None = None  # None: validate only, nothing is sent
     sandbox: bool = False  # post to the in-process sandbox
     journal: Path | None = None
-    repost: bool = False
+    repost: bool = False  # send rows already posted, and rows matching earlier leads' contacts
+    duplicate_window: int | None = None  # days; None: each mapping's own (default 30), 0: off
+    now: datetime | None = None  # when the duplicate window ends (default: the time of the run)
+    # Validate only: also find rows matching leads the journal says were posted here.
+    posted_to: str | None = None
 
 
 @dataclass
@@ -74,19 +103,28 @@ class FileReport:
     started: datetime = field(default_factory=datetime.now)
     ended: datetime | None = None
     mapping: Path | None = None
+    id_column: str = ""  # the input column holding the vendor's own lead ID, if one does
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
+    stop_kind: StopKind | None = None
     interrupted: bool = False
+    # Rejected rows per (Captorra's text, the Type sent when the text is about its GUID).
+    rejections: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def configuration_stop(self) -> bool:
+        """Sending stopped because the endpoint or the mapping is misconfigured."""
+        return self.stop_kind in {"endpoint", "mapping"}
 
     @property
     def exit_code(self) -> ExitCode:
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if self.error:
+        if self.error or self.configuration_stop:
             return ExitCode.STOPPED
         if self.counts["failed"]:
             return ExitCode.RETRY_LATER
-        if self.counts["invalid"] or self.counts["duplicate"] or self.counts["rejected"]:
+        if any(self.counts[name] for name in ("invalid", "duplicate", "rejected", "unconfirmed")):
             return ExitCode.NEEDS_A_PERSON
         return ExitCode.OK
 
@@ -178,14 +216,21 @@ class _Importer:
         self.poster: Poster | None = None
         self.journal: Journal | None = None
         self.interrupted = False
+        self.history: Journal | None = None  # where earlier leads' contacts are looked up
+        self.rejections: Counter[tuple[str, str]] = Counter()  # of the file being imported
 
     async def run_all(
         self, transport: httpx.AsyncBaseTransport | None, cancel: threading.Event | None = None
     ) -> RunReport:
         reports: list[FileReport] = []
         if self.job.post is None:
-            for path in self.job.inputs:
-                reports.append(await self.import_file(path))
+            self.history = self._read_only_history()
+            try:
+                for path in self.job.inputs:
+                    reports.append(await self.import_file(path))
+            finally:
+                if self.history is not None:
+                    self.history.close()
             return RunReport(self.endpoint, reports)
         settings = self.job.post
         if self.job.sandbox:
@@ -195,6 +240,7 @@ class _Importer:
         # The journal keeps posts per endpoint: sandbox posts must never hide real ones.
         self.endpoint = SANDBOX_LABEL if self.job.sandbox else settings.endpoint
         self.journal = Journal(self.job.journal) if self.job.journal else None
+        self.history = self.journal
         try:
             async with make_client(settings, transport) as client:
                 self.poster = Poster(
@@ -210,6 +256,15 @@ class _Importer:
             if self.journal is not None:
                 self.journal.close()
         return RunReport(self.endpoint, reports)
+
+    def _read_only_history(self) -> Journal | None:
+        """For a check without sending: the journal, if there is one to look in."""
+        journal = self.job.journal
+        if self.job.posted_to is None or journal is None or not journal.exists():
+            return None
+        history = Journal(journal)
+        history.endpoint = self.job.posted_to
+        return history
 
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
@@ -253,6 +308,8 @@ class _Importer:
             watcher.cancel()
 
     def _outcome_seen(self, outcome: Outcome) -> None:
+        if outcome.status == "rejected":
+            self.rejections[(outcome.error, outcome.type_guid)] += 1
         self.observer.rows_done(outcome.status, 1)
 
     async def import_file(self, path: Path) -> FileReport:
@@ -279,14 +336,21 @@ class _Importer:
         report.mapping = loaded.path
         options = loaded.mapping.read.options()
         if self.job.sheet is not None:
-            options = dataclasses.replace(options, sheet=self.job.sheet)
+            options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
+        if self.job.header_row is not None:
+            options = type(options)(**{**options.__dict__, "header_row": self.job.header_row})
+        if self.job.only_failed:
+            options = type(options)(**{**options.__dict__, "only_failed": True})
         options = dataclasses.replace(options, chunk_rows=CHUNK_ROWS)
         if self.poster is not None:  # the first request leaves once a few rows are checked
             options = dataclasses.replace(options, first_chunk_rows=FIRST_CHUNK_ROWS)
         table = open_table(path, options)
         for note in table.notes:
-            log.warning("%s", note)
+            log.warning("%s", for_log(note))
         headers = resolve_headers(loaded, table.columns, path)
+        id_spec = loaded.mapping.fields.get("ID")
+        if id_spec is not None and id_spec.column is not None:
+            report.id_column = headers[id_spec.column]
         target = self.job.output or default_results_path(path)
         if self.journal is not None:
             self.journal.start_run(
@@ -297,13 +361,25 @@ class _Importer:
                 repost=self.job.repost,
             )
         self.observer.file_started(path, table.row_count)
+        self.rejections = report.rejections
+        if self.poster is not None:
+            self.poster.start_file()
+        contacts = ContactFinder(
+            effective_rule(loaded.mapping.duplicates, self.job.duplicate_window),
+            self.history,
+            repost=self.job.repost,
+            now=self.job.now,
+        )
+        if self.journal is not None:
+            self.journal.same_contact = contacts.claim
         with ResultsWriter(
             target, input_columns=table.columns, protected=self.job.inputs
         ) as writer:
-            await self._stream(table.chunks, loaded.mapping, headers, writer, report.counts)
+            await self._stream(table.chunks, loaded.mapping, headers, contacts, writer, report)
             report.ended = datetime.now()
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text
+                report.stop_kind = self.poster.stopped.kind
             report.results = writer.finish(self._summary(path, report))
         if self.poster is not None and self.poster.journal_error is not None:
             raise self.poster.journal_error  # after the results: they say what was sent
@@ -315,8 +391,9 @@ class _Importer:
         chunks: Iterator[Chunk],
         mapping: Mapping,
         headers: MappingABC[str, str],
+        contacts: ContactFinder,
         writer: ResultsWriter,
-        counts: Counter[str],
+        report: FileReport,
     ) -> None:
         """read -> check -> send -> write, all at once, joined by bounded queues."""
         read: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
@@ -327,10 +404,15 @@ class _Importer:
         await stages.run_stages(
             stages.read(chunks, read),
             stages.check(
-                read, checked, mapping=mapping, headers=headers, statuses_known=self._checked
+                read,
+                checked,
+                mapping=mapping,
+                headers=headers,
+                contacts=contacts,
+                statuses_known=self._checked,
             ),
             *([stages.send(checked, answered, poster=self.poster)] if self.poster else []),
-            stages.write(answered, writer, counts=counts),
+            stages.write(answered, writer, counts=report.counts),
         )
 
     def _checked(self, counts: Counter[str]) -> None:
@@ -348,6 +430,8 @@ class _Importer:
         summary |= {
             "Input file": str(path),
             "Mapping file": str(report.mapping),
+            "Vendor": vendor_name(report.mapping) if report.mapping else "",
+            "Vendor lead ID column": report.id_column,
             "Endpoint": self.endpoint,
             "Started": report.started.isoformat(sep=" ", timespec="seconds"),
             "Ended": ended.isoformat(sep=" ", timespec="seconds"),
@@ -355,7 +439,22 @@ class _Importer:
         }
         if report.stopped:
             summary["Stopped"] = report.stopped
+        for (error, type_guid), count in report.rejections.most_common():
+            summary[f"Rejected: {rejection_label(error, type_guid)}"] = count
         return summary
+
+
+def rejection_groups(report: FileReport) -> list[dict[str, str | int | None]]:
+    """The rejections of a file for a JSON summary, the most frequent first."""
+    return [
+        {"error": error, "type": type_guid or None, "rows": count}
+        for (error, type_guid), count in report.rejections.most_common()
+    ]
+
+
+def rejection_label(error: str, type_guid: str) -> str:
+    """Captorra's text, with the Type sent when the text is about the Type GUID."""
+    return f"{error} (Type {type_guid})" if type_guid else error
 
 
 def _concerns_file(error: ImporterError) -> bool:

@@ -17,8 +17,8 @@ Guarantees:
   slices of `SLICE_ROWS`, and a slice is written once every one of its rows has
   an outcome; at most `REORDER_SLICES` slices wait for that (the reorder
   buffer), so the workers can be that far ahead of the slowest answer;
-- reading, checking and writing run in a worker thread, so answers keep being
-  taken while a chunk is parsed or written.
+- reading and writing run in a worker thread, so answers keep being taken
+  while a chunk is parsed or written.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from importer.contacts import ContactFinder
 from importer.lead_key import DuplicateFinder, key_fields, lead_keys
 from importer.mapping import Mapping as ImportMapping
 from importer.mapping import apply_mapping
@@ -57,6 +58,7 @@ class CheckedRows:
     outcome: pd.DataFrame  # Source Row, Status (valid/invalid/duplicate), IntakeID, Error, Warnings
     values: pd.DataFrame  # the mapped Captorra fields, as text
     keys: pd.Series  # the lead key of every row
+    contacts: pd.Series | None = None  # valid rows: (kind, keyed hash) of phones and email
 
 
 def check_rows(
@@ -64,8 +66,15 @@ def check_rows(
     chunk: Chunk,
     headers: Mapping[str, str],
     duplicates: DuplicateFinder,
+    *,
+    contacts: ContactFinder | None = None,
 ) -> CheckedRows:
-    """Map and validate one chunk; a lead seen earlier in the file is a duplicate."""
+    """Map and validate one chunk; a lead seen earlier in the file is a duplicate.
+
+    With `contacts`, so is a lead with the phone or email of an earlier row or
+    of a lead posted within the window (see `contacts.py`); its hashes of every
+    valid row are returned for the journal.
+    """
     mapped = apply_mapping(mapping, chunk.frame, headers)
     mapped.notes.error(None, chunk.problems)
     validate(mapping, mapped)
@@ -81,6 +90,13 @@ def check_rows(
         + repeated.astype("str")
         + f" (same {', '.join(key_fields(mapping))}); not sent"
     )
+    same_person = None
+    if contacts is not None:
+        ready = status == "valid"
+        found = contacts.check(mapped.values[ready], keys[ready])
+        status[found.errors.index] = "duplicate"
+        errors[found.errors.index] = found.errors
+        same_person = found.hashes
     outcome = pd.DataFrame(
         {
             "Source Row": index.to_numpy(),
@@ -91,7 +107,7 @@ def check_rows(
         },
         index=index,
     )
-    return CheckedRows(outcome, mapped.values, keys)
+    return CheckedRows(outcome, mapped.values, keys, same_person)
 
 
 @dataclass
@@ -118,7 +134,10 @@ class Batch:
             yield Batch(
                 self.frame.iloc[part],
                 CheckedRows(
-                    checked.outcome.iloc[part], checked.values.iloc[part], checked.keys.iloc[part]
+                    checked.outcome.iloc[part],
+                    checked.values.iloc[part],
+                    checked.keys.iloc[part],
+                    checked.contacts,  # by row: read with the rows of the slice
                 ),
             )
 
@@ -126,10 +145,13 @@ class Batch:
         """The valid rows as leads (empty fields left out)."""
         ready = self.to_send()
         values, keys = self.checked.values[ready], self.checked.keys[ready]
+        rows = values.index.tolist()
+        found = self.checked.contacts
+        contacts = found.reindex(rows).tolist() if found is not None else [()] * len(rows)
         return [
-            Lead(row, {str(name): text for name, text in record.items() if text}, key)
-            for row, record, key in zip(
-                values.index.tolist(), values.to_dict("records"), keys.tolist(), strict=True
+            Lead(row, {str(name): text for name, text in record.items() if text}, key, contact)
+            for row, record, key, contact in zip(
+                rows, values.to_dict("records"), keys.tolist(), contacts, strict=True
             )
         ]
 
@@ -176,12 +198,17 @@ async def check(
     *,
     mapping: ImportMapping,
     headers: Mapping[str, str],
+    contacts: ContactFinder,
     statuses_known: Callable[[Counter[str]], None],
 ) -> None:
-    """Each chunk mapped and validated; `statuses_known` hears the rows settled here."""
+    """Each chunk mapped and validated; `statuses_known` hears the rows settled here.
+
+    This one runs in the event loop's thread: the same-contact check reads the
+    journal, whose connection belongs to that thread.
+    """
     duplicates = DuplicateFinder()
     while (chunk := await chunks.get()) is not None:
-        checked = await _in_thread(check_rows, mapping, chunk, headers, duplicates)
+        checked = check_rows(mapping, chunk, headers, duplicates, contacts=contacts)
         statuses_known(Counter(checked.outcome["Status"].tolist()))
         await out.put(Batch(chunk.frame, checked))
         del chunk, checked

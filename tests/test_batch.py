@@ -11,15 +11,16 @@ import time
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from importer.batch import LOCK_NAME, BatchJob, inbox_lock, run_batch
+from importer.batch import LOCK_NAME, BatchJob, inbox_lock, run_batch, summary_document
 from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
-from tests.leads import MAPPING, lead_rows, read_sheet, write_csv
+from tests.leads import AUTO_TYPE, MAPPING, lead_rows, read_sheet, write_csv
 
 OTHER_HEADER = ("Lead #", "Full Name", "Cell Phone", "Email Address")
 OTHER_MAPPING = """\
@@ -290,3 +291,106 @@ def test_quiet_silences_the_screen_but_not_the_log_file(
     lines = log_file.read_text().splitlines()
     assert any("acme_0401.csv: archived, exit 0 (posted 5)" in line for line in lines)
     assert any(" INFO batch " in line and "exit 2" in line for line in lines)
+
+
+def test_a_misconfigured_endpoint_stops_the_whole_batch_and_leaves_the_files(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    with running_server(SandboxConfig(status=404)) as (url, sandbox):
+        job = BatchJob(
+            inbox=inbox,
+            mappings_dir=profiles,
+            journal=tmp_path / "j.sqlite3",
+            post=PostSettings(endpoint=url, concurrency=2),
+        )
+        report = run_batch(job)
+        requests = sandbox.requests
+    assert requests == 2  # the two in flight when the first 404 came
+    (file,) = report.files  # the batch stopped: lakeside was not even tried
+    assert (file.name, file.outcome, file.exit_code) == (
+        "acme_0401.csv",
+        "stopped",
+        ExitCode.STOPPED,
+    )
+    assert file.error.startswith(f"{url} answered 404 Not Found: is the endpoint URL right?")
+    assert report.exit_code == ExitCode.STOPPED
+    assert (inbox / "acme_0401.csv").exists()
+    assert (inbox / "lakeside_0401.csv").exists()
+    assert not (inbox / "rejected").exists()
+
+
+def test_a_file_whose_every_lead_is_refused_alike_is_rejected_and_the_others_go_ahead(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    # The acme profile's Type GUID does not exist in this organization; lakeside sends no Type.
+    config = SandboxConfig(types=frozenset({"99999999-9999-4999-8999-999999999999"}))
+    with running_server(config) as (url, sandbox):
+        job = BatchJob(
+            inbox=inbox,
+            mappings_dir=profiles,
+            journal=tmp_path / "j.sqlite3",
+            post=PostSettings(endpoint=url, concurrency=1, stop_after_same_rejection=3),
+        )
+        report = run_batch(job)
+        intakes = len(sandbox.intakes)
+    outcomes = {file.name: (file.outcome, file.exit_code) for file in report.files}
+    assert outcomes == {
+        "acme_0401.csv": ("rejected", ExitCode.STOPPED),
+        "lakeside_0401.csv": ("archived", ExitCode.OK),
+    }
+    assert intakes == 3
+    error = (inbox / "rejected" / "acme_0401.csv.error.txt").read_text()
+    assert error.startswith(
+        "acme_0401.csv was not imported:\n\nevery lead was refused with "
+        "'Referrer/Type GUID does not exist.' (3 in a row, none created): the Referrer GUID "
+        "(CAPTORRA_REFERRER) or the Type lookup of the mapping is likely wrong"
+    )
+    rows = read_sheet(inbox / "results" / "acme_0401.results.xlsx")
+    assert [row["Status"] for row in rows] == ["rejected"] * 3 + ["failed"] * 2
+    acme = next(file for file in report.files if file.name == "acme_0401.csv")
+    assert acme.rejections == [
+        {"error": "Referrer/Type GUID does not exist.", "type": AUTO_TYPE, "rows": 3}
+    ]
+
+
+def test_cli_batch_says_why_it_stopped_even_with_quiet(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    with running_server(SandboxConfig(redirect="https://sso.example.test/login")) as (url, _):
+        result = CliRunner().invoke(
+            cli,
+            [
+                *("batch", str(inbox), "--mappings-dir", str(profiles), "--endpoint", url),
+                *("--journal", str(tmp_path / "j.sqlite3"), "--quiet"),
+            ],
+        )
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert "acme_0401.csv: stopped, exit 2" in line
+    assert f"{url} answered 302 Found, redirecting to https://sso.example.test/login" in line
+    assert (inbox / "acme_0401.csv").exists()
+    assert (inbox / "lakeside_0401.csv").exists()
+
+
+def test_batch_returns_writes_the_night_s_returns_report(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    # Lakeside resells acme's first lead: same phone, its own lead number.
+    resold = [("K9", "Last1, First1", "(215) 555-0001", "someone@x.example")]
+    old(write_csv(inbox / "lakeside_0402.csv", resold, header=OTHER_HEADER))
+    report = run_batch(batch_job(inbox, profiles, tmp_path, returns=True))
+    assert report.returns == tmp_path / "inbox" / "results" / f"returns {date.today()}.xlsx"
+    workbook = openpyxl.load_workbook(report.returns, read_only=True)
+    try:
+        summary = list(workbook["Summary"].iter_rows(values_only=True))
+        returned = list(workbook["lakeside"].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    assert [row[:5] for row in summary[1:]] == [("acme", 1, 5, 5, 0), ("lakeside", 2, 4, 3, 1)]
+    assert returned[1][:2] == ("K9", "duplicate")
+    assert str(returned[1][2]).startswith("same phone as a lead posted on ")
+    assert " from acme (IntakeID " in str(returned[1][2])
+    assert summary_document(report)["returns"] == str(report.returns)
