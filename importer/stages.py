@@ -284,7 +284,8 @@ async def write(
     while (batch := await batches.get()) is not None:
         await batch.done.wait()
         rows = await _in_thread(batch.rows)
-        counts.update(Counter(rows["Status"].tolist()))
+        # The outcome's own Status: the input may have a column of that name too.
+        counts.update(Counter(batch.checked.outcome["Status"].tolist()))
         await _in_thread(writer.append, rows)
         del batch, rows
 
