@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import signal
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ import httpx
 import pandas as pd
 
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
+from importer.interrupts import first_ctrl_c_calls
 from importer.journal import Journal
 from importer.lead_key import DuplicateFinder, key_fields, lead_keys
 from importer.mapping import (
@@ -77,6 +77,7 @@ class FileReport:
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
     interrupted: bool = False
+    results_note: str = ""  # e.g. the results went to "<name> (2)": the target was locked
 
     @property
     def exit_code(self) -> ExitCode:
@@ -214,23 +215,14 @@ class _Importer:
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
         """Ctrl-C stops sending; a second Ctrl-C stops at once."""
-        loop = asyncio.get_running_loop()
 
         def interrupted() -> None:
             self.interrupted = True
             if self.poster is not None:
                 self.poster.stop("interrupted (Ctrl-C); re-run to send")
-            loop.remove_signal_handler(signal.SIGINT)
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, interrupted)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+        with first_ctrl_c_calls(interrupted):
             yield
-            return
-        try:
-            yield
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
 
     @contextlib.asynccontextmanager
     async def _stop_on_cancel(self, cancel: threading.Event | None) -> AsyncIterator[None]:
@@ -307,6 +299,7 @@ class _Importer:
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text
             report.results = writer.finish(self._summary(path, report))
+            report.results_note = writer.note
         if self.poster is not None and self.poster.journal_error is not None:
             raise self.poster.journal_error  # after the results: they say what was sent
         if self.journal is not None:
