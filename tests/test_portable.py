@@ -191,10 +191,14 @@ def test_the_page_starts_and_answers(environment: dict[str, str], folder: Path) 
             assert answer.status_code == 200
             assert "Import a spreadsheet of leads" in answer.text
         finally:
-            page.send_signal(signal.SIGINT)
+            if sys.platform == "win32":
+                page.terminate()  # Windows cannot send Ctrl-C to one process: close it
+            else:
+                page.send_signal(signal.SIGINT)
             _, stderr = page.communicate(timeout=60)
-    assert page.returncode == 0, stderr
     assert "Traceback" not in stderr
+    if sys.platform != "win32":
+        assert page.returncode == 0, stderr
 
 
 # ---------------------------------------------------------------- consoles that cannot encode
