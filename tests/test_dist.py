@@ -9,15 +9,14 @@ of its own, so nothing from this checkout can help the program.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.leads import CAPTORRA_ID, REFERRER, read_sheet
+from tests.page_process import fetch_the_page
 
 pytestmark = pytest.mark.dist
 
@@ -98,41 +97,11 @@ def test_run_to_the_sandbox_then_history(place: Path) -> None:
     assert "lakeside_leads.csv" in history.stdout
 
 
-def answer_the_page(place: Path, *arguments: str) -> str:
-    """Start the program, fetch the page it names, stop it; its first line of output."""
-    with subprocess.Popen(
-        [str(PROGRAM), *arguments],
-        env=empty_environment(place),
-        cwd=place,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    ) as page:
-        try:
-            assert page.stdout is not None
-            first = page.stdout.readline()
-            assert first.startswith("Captorra importer page: http://127.0.0.1:")
-            url = first.removeprefix("Captorra importer page: ").strip()
-            answer = httpx.get(url, follow_redirects=True, timeout=60)
-            assert answer.status_code == 200
-            assert "Import a spreadsheet of leads" in answer.text
-        finally:
-            if sys.platform == "win32":
-                page.terminate()  # Windows cannot send Ctrl-C to one process: close it
-            else:
-                page.send_signal(signal.SIGINT)
-            _, stderr = page.communicate(timeout=60)
-    assert "Traceback" not in stderr
-    if sys.platform != "win32":
-        assert page.returncode == 0, stderr
-    return first
-
-
 def test_ui_answers_its_page(place: Path) -> None:
-    answer_the_page(place, "ui", "--no-browser", "--port", "0", "--sandbox")
+    command = [str(PROGRAM), "ui", "--no-browser", "--port", "0", "--sandbox"]
+    fetch_the_page(command, env=empty_environment(place), cwd=place)
 
 
 def test_started_without_arguments_it_serves_the_page(place: Path) -> None:
     """A double-click: the page on a free port, mappings in the user's settings folder."""
-    answer_the_page(place)
+    fetch_the_page([str(PROGRAM)], env=empty_environment(place), cwd=place)

@@ -10,16 +10,15 @@ never end in a traceback.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.leads import MAPPING, lead_rows, read_sheet, write_csv
+from tests.page_process import fetch_the_page
 
 WITHOUT_POSIX = Path(__file__).parent / "without_posix"
 POSIX_ONLY = ("fcntl", "pwd", "grp", "termios", "resource", "tty", "pty")
@@ -170,35 +169,7 @@ def test_batch_is_locked_out_then_takes_over_a_dead_holders_lock(
 
 def test_the_page_starts_and_answers(environment: dict[str, str], folder: Path) -> None:
     command = [sys.executable, "-m", "importer", "ui", "--no-browser", "--port", "0", "--sandbox"]
-    with subprocess.Popen(
-        command,
-        env=environment,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    ) as page:
-        try:
-            assert page.stdout is not None
-            first = page.stdout.readline()
-            assert first.startswith("Captorra importer page: http://127.0.0.1:")
-            assert page.stdout.readline() == (
-                "Keep this window open while you use the page: closing it (or Ctrl-C) stops it.\n"
-            )
-            url = first.removeprefix("Captorra importer page: ").strip()
-            answer = httpx.get(url, follow_redirects=True, timeout=30)
-            assert answer.status_code == 200
-            assert "Import a spreadsheet of leads" in answer.text
-        finally:
-            if sys.platform == "win32":
-                page.terminate()  # Windows cannot send Ctrl-C to one process: close it
-            else:
-                page.send_signal(signal.SIGINT)
-            _, stderr = page.communicate(timeout=60)
-    assert "Traceback" not in stderr
-    if sys.platform != "win32":
-        assert page.returncode == 0, stderr
+    fetch_the_page(command, env=environment, cwd=folder)
 
 
 # ---------------------------------------------------------------- consoles that cannot encode
