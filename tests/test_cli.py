@@ -494,3 +494,47 @@ def test_mapping_schema_prints_the_schema() -> None:
     result = invoke("mapping-schema")
     assert result.exit_code == 0
     assert json.loads(result.output)["title"] == "captorra-importer mapping file (version 1)"
+
+
+# ---------------------------------------------------------------- the downloaded program
+
+
+def test_the_program_started_without_arguments_opens_the_page(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A double-click: the page in the browser, on any free port, mappings in the settings."""
+    import importer.ui
+    from importer import cli as cli_module
+
+    served: list[object] = []
+
+    def serve(config: object, *, on_ready: Any) -> None:
+        served.append(config)
+        on_ready("http://127.0.0.1:5000/?token=t")
+
+    monkeypatch.setattr(importer.ui, "serve", serve)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "argv", ["captorra-import"])
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    assert stopped.value.code == 0
+    (config,) = served
+    assert isinstance(config, importer.ui.UiConfig)
+    assert (config.port, config.open_browser) == (0, True)
+    assert config.mappings_dir == cli_module.CONFIG_DIR / "mappings"
+    assert capsys.readouterr().out == (
+        "Captorra importer page: http://127.0.0.1:5000/?token=t\n"
+        "Keep this window open while you use the page: closing it (or Ctrl-C) stops it.\n"
+    )
+
+
+def test_without_the_program_no_arguments_still_shows_the_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importer import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["captorra-import"])
+    with pytest.raises(SystemExit):
+        cli_module.main()
+    shown = capsys.readouterr()
+    assert "Usage: captorra-import [OPTIONS] COMMAND [ARGS]..." in shown.out + shown.err
