@@ -14,7 +14,7 @@ help:
 	@echo "make test      lint (ruff), type check (mypy) and the test suite"
 	@echo "make test-all  the above plus the slow reliability tests"
 	@echo "make bench     the benchmarks (a few minutes), written to benchmarks/results.json"
-	@echo "make dist      the one-file program dist/captorra-import (PyInstaller, about 6 minutes)"
+	@echo "make dist      the one-file program dist/captorra-import (PyInstaller, about 8 minutes)"
 	@echo "make test-dist build it, then smoke-test it from an empty environment"
 
 $(STAMP): pyproject.toml
