@@ -11,6 +11,11 @@ knows what is left:
 - some rows failed transiently, or the run was interrupted -> left in the
   inbox, so the next run retries them (the journal keeps posted rows from
   being sent twice);
+- every lead refused alike (a configuration stop about this file's mapping)
+  -> `rejected/`, with the reason; the other files go ahead;
+- the endpoint or the network is misconfigured (a configuration stop about
+  the endpoint) -> the whole batch stops at once, and this file and the rest
+  stay in the inbox: they are not at fault;
 - modified in the last `settle_seconds` (still being copied) -> left for the
   next run.
 
@@ -44,7 +49,14 @@ from filelock import FileLock, Timeout
 
 from importer.errors import ExitCode, InputFileError, LockedError, MappingError
 from importer.mapping import LoadedMapping
-from importer.pipeline import FileReport, ImportJob, Observer, import_files, worst
+from importer.pipeline import (
+    FileReport,
+    ImportJob,
+    Observer,
+    import_files,
+    rejection_groups,
+    worst,
+)
 from importer.posting import PostSettings
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
@@ -85,12 +97,14 @@ class BatchFile:
     """What became of one file of the inbox."""
 
     name: str
-    outcome: str  # archived | rejected | retry | waiting
+    outcome: str  # archived | rejected | retry | waiting | stopped
     exit_code: ExitCode
     counts: dict[str, int] = field(default_factory=dict)
     results: Path | None = None
     moved_to: Path | None = None
     error: str = ""
+    # Rejected rows grouped by Captorra's text (and the Type sent, for the Type GUID text).
+    rejections: list[dict[str, str | int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -126,7 +140,7 @@ def run_batch(
             done = _import_one(job, path, profiles, transport, environ, observer)
             report.files.append(done)
             _log_file(done)
-            if done.exit_code is ExitCode.INTERRUPTED:
+            if done.exit_code is ExitCode.INTERRUPTED or done.outcome == "stopped":
                 break
     report.ended = datetime.now()
     _log_run(report)
@@ -208,9 +222,19 @@ def _import_one(
 
 
 def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
+    rejections = rejection_groups(imported)
+    if imported.stop_kind == "mapping":
+        rejected = _reject(job, path, imported.stopped)
+        rejected.counts, rejected.results = dict(imported.counts), imported.results
+        rejected.rejections = rejections
+        return rejected
     done = BatchFile(
         path.name, "retry", imported.exit_code, dict(imported.counts), imported.results
     )
+    done.rejections = rejections
+    if imported.stop_kind == "endpoint":
+        done.outcome, done.error = "stopped", imported.stopped
+        return done
     if imported.exit_code in {ExitCode.OK, ExitCode.NEEDS_A_PERSON}:
         done.outcome = "archived"
         done.moved_to = _move(path, job.archive_dir / date.today().isoformat(), done)
@@ -261,7 +285,9 @@ def _free_name(folder: Path, name: str) -> Path:
 def _log_file(done: BatchFile) -> None:
     counts = ", ".join(f"{status} {n}" for status, n in done.counts.items())
     message = f"{done.name}: {done.outcome}, exit {int(done.exit_code)}"
-    log.info(
+    # A configuration stop must reach the operator even with --quiet.
+    log.log(
+        logging.ERROR if done.outcome == "stopped" else logging.INFO,
         "%s%s%s",
         message,
         f" ({counts})" if counts else "",
@@ -328,6 +354,7 @@ def summary_document(report: BatchReport) -> dict[str, object]:
                 "outcome": file.outcome,
                 "exit_code": int(file.exit_code),
                 "counts": file.counts,
+                "rejections": file.rejections,
                 "results": str(file.results) if file.results else None,
                 "moved_to": str(file.moved_to) if file.moved_to else None,
                 "error": file.error or None,

@@ -6,9 +6,11 @@ line on stderr and a documented exit code here, in one place; `--debug` shows
 the traceback instead.
 
 Exit codes: 0 all rows posted (or valid, when validating); 1 some rows need a
-person (invalid, rejected, duplicate); 2 usage, input, mapping or journal error
-before anything was sent; 3 some rows failed transiently (a re-run retries
-them); 4 locked out by another run; 130 interrupted.
+person (invalid, rejected, duplicate, unconfirmed); 2 usage, input, mapping or
+journal error before anything was sent, or a configuration stop (the endpoint
+or the mapping is misconfigured; possibly after some leads were sent); 3 some
+rows failed transiently (a re-run retries them); 4 locked out by another run;
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 import click
 import platformdirs
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -43,15 +46,26 @@ from importer.captorra import FIELDS, PRODUCTION_ENDPOINT
 from importer.errors import ExitCode, ImporterError, UsageError
 from importer.journal import Journal, default_journal_path
 from importer.mapping import json_schema, load_mapping
-from importer.pipeline import STATUSES, FileReport, ImportJob, RunReport, import_files
-from importer.posting import PostSettings
+from importer.pipeline import (
+    STATUSES,
+    FileReport,
+    ImportJob,
+    RunReport,
+    import_files,
+    rejection_groups,
+    rejection_label,
+)
+from importer.posting import OnUnanswered, PostSettings
+from importer.sandbox import AnswerStyle
 
 log = logging.getLogger("captorra_importer")
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every row posted (validate: every row valid); 1 some rows need a person "
-    "(invalid, rejected, duplicate); 2 usage, file, mapping or journal error, nothing sent; "
-    "3 some rows failed transiently, a re-run retries them; 130 interrupted."
+    "(invalid, rejected, duplicate, unconfirmed); 2 usage, file, mapping or journal error, "
+    "nothing sent; or stopped because the endpoint or the mapping is misconfigured, possibly "
+    "after some leads were sent; 3 some rows failed transiently, a re-run retries them; "
+    "130 interrupted."
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -222,10 +236,10 @@ def _posting_options(command: F) -> F:
             ),
             click.option(
                 "--timeout",
-                default=30.0,
+                default=60.0,
                 show_default=True,
                 type=click.FloatRange(min=0.1),
-                help="Seconds to wait for each answer.",
+                help="Seconds for each attempt: connecting, sending and the complete answer.",
             ),
             click.option(
                 "--retries",
@@ -239,10 +253,55 @@ def _posting_options(command: F) -> F:
                 is_flag=True,
                 help="Log every request body (contains personal data: for debugging only).",
             ),
+            click.option(
+                "--max-retry-after",
+                default=300.0,
+                show_default=True,
+                type=click.FloatRange(min=0),
+                help="Longest Retry-After honoured, in seconds; a server asking for more "
+                "stops the run (exit 3).",
+            ),
+            click.option(
+                "--stop-after-same-rejection",
+                default=10,
+                show_default=True,
+                type=click.IntRange(min=0),
+                help="Stop (exit 2) when this many answers in a row are the same rejection "
+                "before any lead was created: the mapping is wrong. 0: never.",
+            ),
+            click.option(
+                "--on-unanswered",
+                type=click.Choice(["resend", "hold"]),
+                default="resend",
+                show_default=True,
+                help="A lead whose attempt went unanswered: send it again (flagged as a "
+                "possible duplicate), or hold it as `unconfirmed` for a person to check.",
+            ),
+            _proxy_option,
+            _ca_bundle_option,
         ]
     ):
         command = option(command)
     return command
+
+
+_proxy_option = click.option(
+    "--proxy",
+    metavar="URL",
+    help="HTTP proxy for every request (https goes through it with CONNECT); default: "
+    "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, minus NO_PROXY.",
+)
+_ca_bundle_option = click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM file of CA certificates to trust besides the system's and certifi's "
+    "(a corporate HTTPS-inspecting proxy's CA).",
+)
+
+
+def _post_settings(endpoint: str | None, **options: Any) -> PostSettings:
+    """The posting settings from the options every sending command shares."""
+    return PostSettings(endpoint=endpoint or PRODUCTION_ENDPOINT, **options)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -270,6 +329,11 @@ def run(
     yes: bool,
     dry_run: bool,
     log_payloads: bool,
+    max_retry_after: float,
+    stop_after_same_rejection: int,
+    on_unanswered: OnUnanswered,
+    proxy: str | None,
+    ca_bundle: Path | None,
 ) -> None:
     """Validate spreadsheets and post every valid row to Captorra.
 
@@ -291,13 +355,18 @@ def run(
             )
         ):
             raise UsageError("nothing sent: --repost was not confirmed")
-        post = PostSettings(
-            endpoint=endpoint or PRODUCTION_ENDPOINT,
+        post = _post_settings(
+            endpoint,
             concurrency=concurrency,
             rate=rate,
             timeout=timeout,
             retries=retries,
             log_payloads=log_payloads,
+            max_retry_after=max_retry_after,
+            stop_after_same_rejection=stop_after_same_rejection,
+            on_unanswered=on_unanswered,
+            proxy=proxy,
+            ca_bundle=ca_bundle,
         )
     job = ImportJob(
         inputs=inputs,
@@ -371,13 +440,20 @@ def batch(
     retries: int,
     journal: Path | None,
     log_payloads: bool,
+    max_retry_after: float,
+    stop_after_same_rejection: int,
+    on_unanswered: OnUnanswered,
+    proxy: str | None,
+    ca_bundle: Path | None,
 ) -> None:
     """Import every spreadsheet dropped in INBOX, unattended (the nightly job).
 
     Each file is imported with the profile that matches it, then moved: to the
     archive when done, to INBOX/rejected (with a .error.txt) when it cannot be
     imported. Files with rows that failed for now stay, and the next run retries
-    them. Overlapping runs are safe: the second one exits 4.
+    them. When the endpoint is misconfigured the whole batch stops at once (exit 2)
+    and the files stay; a file whose every lead is refused alike goes to
+    INBOX/rejected. Overlapping runs are safe: the second one exits 4.
     """
     if sandbox and endpoint:
         raise click.UsageError("use --sandbox or --endpoint, not both")
@@ -391,13 +467,18 @@ def batch(
     job = BatchJob(
         inbox=inbox,
         mappings_dir=mappings_dir,
-        post=PostSettings(
-            endpoint=endpoint or PRODUCTION_ENDPOINT,
+        post=_post_settings(
+            endpoint,
             concurrency=concurrency,
             rate=rate,
             timeout=timeout,
             retries=retries,
             log_payloads=log_payloads,
+            max_retry_after=max_retry_after,
+            stop_after_same_rejection=stop_after_same_rejection,
+            on_unanswered=on_unanswered,
+            proxy=proxy,
+            ca_bundle=ca_bundle,
         ),
         journal=journal or default_journal_path(),
         archive=archive,
@@ -435,6 +516,38 @@ def batch(
     help="Append each created intake to this JSON-lines file.",
 )
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
+@click.option(
+    "--answer-style",
+    type=click.Choice([style.value for style in AnswerStyle]),
+    default=AnswerStyle.CAPTORRA.value,
+    show_default=True,
+    help="How a created intake is answered: Captorra's documented shape, or one a real "
+    "deployment may use instead.",
+)
+@click.option(
+    "--status",
+    type=click.IntRange(200, 599),
+    help="Answer every request with this HTTP status and create nothing (401, 403, 404, "
+    "a redirect, 429/503 with Captorra-shaped bodies, 200 with a page that is not Captorra's).",
+)
+@click.option("--redirect", metavar="URL", help="Answer every request with 302 to URL.")
+@click.option("--reject-with", metavar="TEXT", help="Refuse every valid lead with this text.")
+@click.option(
+    "--trickle",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Seconds between the bytes of every answer (a slow network or server).",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Serve https with this PEM certificate chain (with --keyfile).",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The private key of --certfile (PEM).",
+)
 @debug_option
 def sandbox(
     host: str,
@@ -446,11 +559,24 @@ def sandbox(
     retry_after: float,
     record: Path | None,
     seed: int | None,
+    answer_style: str,
+    status: int | None,
+    redirect: str | None,
+    reject_with: str | None,
+    trickle: float,
+    certfile: Path | None,
+    keyfile: Path | None,
 ) -> None:
-    """Run a Captorra-compatible API on this machine, for trying imports safely."""
+    """Run a Captorra-compatible API on this machine, for trying imports safely.
+
+    It can also misbehave as real deployments do (--answer-style, --status,
+    --redirect, --reject-with, --trickle), to rehearse them.
+    """
     from importer import sandbox as sandbox_module
     from importer.posting import is_loopback
 
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together")
     if not is_loopback(host):
         click.echo(f"warning: the sandbox listens on {host}, beyond this machine", err=True)
     config = sandbox_module.SandboxConfig(
@@ -461,15 +587,76 @@ def sandbox(
         retry_after=retry_after,
         record=record,
         seed=seed,
+        answer_style=AnswerStyle(answer_style),
+        status=status,
+        redirect=redirect,
+        reject_with=reject_with,
+        trickle=trickle,
     )
     sandbox_module.serve(
         config,
         host=host,
         port=port,
+        tls=(certfile, keyfile) if certfile and keyfile else None,
         on_ready=lambda url: click.echo(
             f"Captorra sandbox listening; post to: {url}\nStop it with Ctrl-C.", err=False
         ),
     )
+
+
+@cli.command("check-connection")
+@click.option(
+    "--endpoint",
+    envvar="CAPTORRA_ENDPOINT",
+    show_envvar=True,
+    help=f"Captorra's posting URL (default: {PRODUCTION_ENDPOINT}).",
+)
+@click.option("--sandbox", is_flag=True, help="Check the built-in sandbox (in this process).")
+@_proxy_option
+@_ca_bundle_option
+@click.option(
+    "--timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds for each step.",
+)
+@debug_option
+def check_connection(
+    endpoint: str | None,
+    sandbox: bool,
+    proxy: str | None,
+    ca_bundle: Path | None,
+    timeout: float,
+) -> None:
+    """Check the way to Captorra step by step; send no lead.
+
+    Resolves the host, connects (through the proxy), checks TLS, then posts `{}`,
+    which Captorra refuses ("Please provide the CaptorraId") without creating
+    anything. Exit 0 when the endpoint answers like Captorra, 2 otherwise.
+    """
+    if sandbox and endpoint:
+        raise click.UsageError("use --sandbox or --endpoint, not both")
+    from importer.connection import check_connection as check
+
+    report = check(
+        endpoint or PRODUCTION_ENDPOINT,
+        sandbox=sandbox,
+        proxy=proxy,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+    )
+    where = "the built-in sandbox" if sandbox else report.endpoint
+    click.echo(f"Checking {where}" + (f" through the proxy {report.proxy}" if report.proxy else ""))
+    for step in report.steps:
+        click.echo(f"  {'ok' if step.ok else 'FAILED':6} {step.name}: {step.detail}")
+        if step.fix:
+            click.echo(f"         what to do: {step.fix}")
+    if report.ok:
+        click.echo("The endpoint answers like Captorra: ready to send.")
+        return
+    click.echo("error: the endpoint cannot be used yet; see the failed step above", err=True)
+    sys.exit(int(ExitCode.STOPPED))
 
 
 @cli.command()
@@ -755,9 +942,13 @@ def _finish(report: RunReport, *, quiet: bool, summary_json: Path | None) -> Non
         _write_json(summary_json, _summary_document(report))
     if not quiet:
         _print_summary(report)
+    printed: set[str] = set()
     for file in report.files:
-        if file.error:
-            click.echo(f"error: {file.error}", err=True)
+        # A configuration stop is said once, even with --quiet: the run cannot cure it.
+        message = file.error or (file.stopped if file.configuration_stop else "")
+        if message and message not in printed:
+            printed.add(message)
+            click.echo(f"error: {message}", err=True)
     sys.exit(int(report.exit_code))
 
 
@@ -776,6 +967,8 @@ def _summary_document(report: RunReport) -> dict[str, Any]:
                 "error": file.error or None,
                 "stopped": file.stopped or None,
                 "results_note": file.results_note or None,
+                "stop_kind": file.stop_kind,
+                "rejections": rejection_groups(file),
             }
             for file in report.files
         ],
@@ -807,8 +1000,14 @@ def _print_summary(report: RunReport) -> None:
         console.print(f"{file.seconds:.1f}s, {rate:,.0f} rows/s. Results: {file.results}")
         if file.results_note:
             console.print(f"[bold]Note:[/bold] {file.results_note}")
+        if file.rejections:
+            grouped = Table("rejected by Captorra")
+            grouped.add_column("rows", justify="right")
+            for (error, type_guid), count in file.rejections.most_common():
+                grouped.add_row(escape(rejection_label(error, type_guid)), f"{count:,}")
+            console.print(grouped)
         if file.stopped:
-            console.print(f"[bold]Stopped early:[/bold] {file.stopped}")
+            console.print(f"[bold]Stopped early:[/bold] {escape(file.stopped)}")
     code = report.exit_code
     console.print(f"exit code {int(code)}: {_EXPLAINED[code]}")
 
@@ -816,7 +1015,8 @@ def _print_summary(report: RunReport) -> None:
 _EXPLAINED = {
     ExitCode.OK: "all done",
     ExitCode.NEEDS_A_PERSON: "some rows need a person: see Status and Error in the results",
-    ExitCode.STOPPED: "a file could not be imported: see the error above",
+    ExitCode.STOPPED: "stopped: a file, the mapping or the endpoint needs fixing first: "
+    "see the error",
     ExitCode.RETRY_LATER: "some rows failed for now: re-run the same command to retry them",
     ExitCode.LOCKED: "another run holds the lock",
     ExitCode.INTERRUPTED: "interrupted: re-run to send the rest",

@@ -21,8 +21,8 @@ class ExitCode(IntEnum):
     """Process exit codes, documented in the README and in `--help`."""
 
     OK = 0  # every row posted (or already posted), or valid when validating
-    NEEDS_A_PERSON = 1  # some rows invalid, rejected or duplicate
-    STOPPED = 2  # usage, input, mapping or journal error before sending
+    NEEDS_A_PERSON = 1  # some rows invalid, rejected, duplicate or unconfirmed
+    STOPPED = 2  # usage, input, mapping or journal error; or a configuration stop
     RETRY_LATER = 3  # some rows failed transiently: a re-run retries them
     LOCKED = 4  # another batch run holds the inbox
     INTERRUPTED = 130  # Ctrl-C / SIGINT

@@ -7,7 +7,9 @@ content hash) and with which counts.
 
 The protocol, per lead:
 1. `before_send` claims the key atomically (`BEGIN IMMEDIATE`): a key already
-   posted to this endpoint is not sent again; a key another live run is
+   posted to this endpoint is not sent again, nor one whose answer was
+   `unconfirmed` (a 2xx that may have created it; unless `--repost`, and then
+   flagged as a possible duplicate); a key another live run is
    sending is left to it; a key a dead run was sending when it stopped is sent
    again, flagged as a possible duplicate;
 2. `attempting` commits "sending" *before* each request leaves;
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS leads (
     endpoint TEXT NOT NULL,
     key_hash TEXT NOT NULL,
-    status TEXT NOT NULL,          -- claimed | sending | posted | rejected | failed
+    status TEXT NOT NULL,          -- claimed | sending | posted | unconfirmed | rejected | failed
     intake_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     unanswered INTEGER NOT NULL DEFAULT 0,
@@ -219,25 +221,17 @@ class Journal:
     def posted_before(self, lead: Lead) -> Outcome | None:
         """The earlier post of this lead to this endpoint, if any (read-only)."""
         row = self._db.execute(
-            "SELECT intake_id, posted_at, run_id FROM leads WHERE endpoint = ? AND key_hash = ?"
-            " AND status = 'posted'",
+            "SELECT status, intake_id, posted_at, updated, run_id FROM leads"
+            " WHERE endpoint = ? AND key_hash = ? AND status IN ('posted', 'unconfirmed')",
             (self.endpoint, self.hash(lead)),
         ).fetchone()
-        if row is None:
-            return None
-        intake_id, posted_at, run_id = row
-        return Outcome(
-            lead.row,
-            "already_posted",
-            intake_id=intake_id,
-            warnings=[f"posted on {posted_at} (run {run_id}); not sent again"],
-        )
+        return None if row is None else _not_again(lead, *row)
 
     def before_send(self, lead: Lead) -> Outcome | bool:
         digest = self.hash(lead)
         with self._transaction():
             row = self._db.execute(
-                "SELECT status, intake_id, posted_at, run_id, unanswered FROM leads"
+                "SELECT status, intake_id, posted_at, updated, run_id, unanswered FROM leads"
                 " WHERE endpoint = ? AND key_hash = ?",
                 (self.endpoint, digest),
             ).fetchone()
@@ -248,22 +242,18 @@ class Journal:
                     (self.endpoint, digest, self.run_id, lead.row, _now(), _now()),
                 )
                 return False
-            status, intake_id, posted_at, run_id, unanswered = row
-            if status == "posted" and not self.repost:
-                return Outcome(
-                    lead.row,
-                    "already_posted",
-                    intake_id=intake_id,
-                    warnings=[f"posted on {posted_at} (run {run_id}); not sent again"],
-                )
+            status, intake_id, posted_at, updated, run_id, unanswered = row
+            if status in {"posted", "unconfirmed"} and not self.repost:
+                return _not_again(lead, status, intake_id, posted_at, updated, run_id)
             if status in {"claimed", "sending"} and run_id != self.run_id and self._alive(run_id):
                 return Outcome(
                     lead.row,
                     "failed",
                     error=(f"being sent right now by another run ({run_id}); re-run later"),
                 )
-            # A dead run's "sending" is a request that may have arrived without an answer.
-            unanswered = bool(unanswered) or status == "sending"
+            # A dead run's "sending" is a request that may have arrived without an answer;
+            # an unconfirmed answer (sent again only with --repost) may have created it.
+            unanswered = bool(unanswered) or status in {"sending", "unconfirmed"}
             self._db.execute(
                 "UPDATE leads SET status = 'claimed', run_id = ?, source_row = ?, unanswered = ?,"
                 " updated = ? WHERE endpoint = ? AND key_hash = ?",
@@ -315,6 +305,28 @@ def _process_exists(pid: int) -> bool:
     import psutil
 
     return psutil.pid_exists(pid)
+
+
+def _not_again(
+    lead: Lead, status: str, intake_id: str | None, posted_at: str, updated: str, run_id: str
+) -> Outcome:
+    """The outcome of a lead the journal keeps from being sent again."""
+    if status == "posted":
+        return Outcome(
+            lead.row,
+            "already_posted",
+            intake_id=intake_id or "",
+            warnings=[f"posted on {posted_at} (run {run_id}); not sent again"],
+        )
+    return Outcome(
+        lead.row,
+        "unconfirmed",
+        error=(
+            f"run {run_id} on {updated} got an answer that may mean it was created; not sent "
+            "again: check Captorra, and to send it anyway re-run with --repost"
+        ),
+        unanswered=True,
+    )
 
 
 def _run_record(row: tuple[object, ...]) -> RunRecord:

@@ -37,7 +37,15 @@ from importer.mapping import (
     resolve_headers,
 )
 from importer.notes import SEPARATOR, join_nonempty
-from importer.posting import Lead, Outcome, Poster, PostSettings, check_endpoint, make_client
+from importer.posting import (
+    Lead,
+    Outcome,
+    Poster,
+    PostSettings,
+    StopKind,
+    check_endpoint,
+    make_client,
+)
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import Chunk, open_table
 from importer.results import ResultsWriter, default_results_path
@@ -46,7 +54,16 @@ from importer.validation import validate
 
 log = logging.getLogger("captorra_importer")
 
-STATUSES = ("posted", "already_posted", "valid", "invalid", "duplicate", "rejected", "failed")
+STATUSES = (
+    "posted",
+    "already_posted",
+    "valid",
+    "invalid",
+    "duplicate",
+    "rejected",
+    "unconfirmed",
+    "failed",
+)
 SANDBOX_ENDPOINT = "http://sandbox.localhost/api/captorraapi/create"
 SANDBOX_LABEL = "sandbox (in-process)"
 
@@ -76,18 +93,26 @@ class FileReport:
     mapping: Path | None = None
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
+    stop_kind: StopKind | None = None
     interrupted: bool = False
     results_note: str = ""  # e.g. the results went to "<name> (2)": the target was locked
+    # Rejected rows per (Captorra's text, the Type sent when the text is about its GUID).
+    rejections: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def configuration_stop(self) -> bool:
+        """Sending stopped because the endpoint or the mapping is misconfigured."""
+        return self.stop_kind in {"endpoint", "mapping"}
 
     @property
     def exit_code(self) -> ExitCode:
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if self.error:
+        if self.error or self.configuration_stop:
             return ExitCode.STOPPED
         if self.counts["failed"]:
             return ExitCode.RETRY_LATER
-        if self.counts["invalid"] or self.counts["duplicate"] or self.counts["rejected"]:
+        if any(self.counts[name] for name in ("invalid", "duplicate", "rejected", "unconfirmed")):
             return ExitCode.NEEDS_A_PERSON
         return ExitCode.OK
 
@@ -179,6 +204,7 @@ class _Importer:
         self.poster: Poster | None = None
         self.journal: Journal | None = None
         self.interrupted = False
+        self.rejections: Counter[tuple[str, str]] = Counter()  # of the file being imported
 
     async def run_all(
         self, transport: httpx.AsyncBaseTransport | None, cancel: threading.Event | None = None
@@ -245,6 +271,8 @@ class _Importer:
             watcher.cancel()
 
     def _outcome_seen(self, outcome: Outcome) -> None:
+        if outcome.status == "rejected":
+            self.rejections[(outcome.error, outcome.type_guid)] += 1
         self.observer.rows_done(outcome.status, 1)
 
     async def import_file(self, path: Path) -> FileReport:
@@ -286,6 +314,9 @@ class _Importer:
                 repost=self.job.repost,
             )
         self.observer.file_started(path, table.row_count)
+        self.rejections = report.rejections
+        if self.poster is not None:
+            self.poster.start_file()
         duplicates = DuplicateFinder()
         with ResultsWriter(
             target, input_columns=table.columns, protected=self.job.inputs
@@ -298,6 +329,7 @@ class _Importer:
             report.ended = datetime.now()
             if self.poster is not None and self.poster.stopped:
                 report.stopped = self.poster.stopped.text
+                report.stop_kind = self.poster.stopped.kind
             report.results = writer.finish(self._summary(path, report))
             report.results_note = writer.note
         if self.poster is not None and self.poster.journal_error is not None:
@@ -364,6 +396,8 @@ class _Importer:
         }
         if report.stopped:
             summary["Stopped"] = report.stopped
+        for (error, type_guid), count in report.rejections.most_common():
+            summary[f"Rejected: {rejection_label(error, type_guid)}"] = count
         return summary
 
 
@@ -409,6 +443,19 @@ def check_rows(
         index=index,
     )
     return CheckedRows(outcome, mapped.values, keys)
+
+
+def rejection_groups(report: FileReport) -> list[dict[str, str | int | None]]:
+    """The rejections of a file for a JSON summary, the most frequent first."""
+    return [
+        {"error": error, "type": type_guid or None, "rows": count}
+        for (error, type_guid), count in report.rejections.most_common()
+    ]
+
+
+def rejection_label(error: str, type_guid: str) -> str:
+    """Captorra's text, with the Type sent when the text is about the Type GUID."""
+    return f"{error} (Type {type_guid})" if type_guid else error
 
 
 def _concerns_file(error: ImporterError) -> bool:

@@ -20,6 +20,14 @@ data anywhere. What it guarantees:
   and a 500, a dropped connection and a too-slow answer that come *after* the
   request was processed (an intake created if the lead was valid), which is the
   ambiguity that makes blind retries create duplicates.
+- **Misbehaviours of real deployments, on demand**, so a client can be
+  rehearsed against them: a created intake answered in another shape
+  (`AnswerStyle`: `{"success": "true"}`, a `{"d": ...}` wrapper, no IntakeID,
+  the broken quote Captorra's page prints, an HTML page, ...), every request
+  answered with one status (`status`: 401/403/404 pages, a redirect to
+  `redirect`, 429/503 with Captorra-shaped bodies) and creating nothing, every
+  lead refused with one text (`reject_with`), answers trickled a byte at a time
+  (`trickle`), and https with a given certificate.
 - **No personal data in logs**: no access log, and payloads are never logged.
 """
 
@@ -33,17 +41,18 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeAlias
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -64,6 +73,9 @@ class Fault(StrEnum):
     """A way for one request to go wrong; the value is what a CLI option would name."""
 
     UNAVAILABLE = "503"
+    # 429 and 503 with Captorra-shaped bodies: the status, not the body, says "not processed".
+    RATE_LIMITED = "429-json"
+    UNAVAILABLE_JSON = "503-json"
     ERROR_AFTER_CREATE = "500"
     GATEWAY_HTML = "502"
     DROP_BEFORE_CREATE = "drop-before"
@@ -74,6 +86,22 @@ class Fault(StrEnum):
     def creates_intake(self) -> bool:
         """Whether the request is processed (an intake created, if valid) before the fault."""
         return self in (Fault.ERROR_AFTER_CREATE, Fault.DROP_AFTER_CREATE, Fault.SLOW)
+
+
+class AnswerStyle(StrEnum):
+    """How a created intake is answered; only `captorra` is the documented shape."""
+
+    CAPTORRA = "captorra"  # {"success": true, "IntakeID": "..."}
+    NO_INTAKE_ID = "no-intake-id"  # {"success": true}
+    STRING_TRUE = "string-true"  # {"success": "true", "IntakeID": ...}
+    CAPITALISED = "capitalised"  # {"Success": true, "IntakeId": ...}
+    NUMBER = "number"  # {"success": 1, "intake_id": ...}
+    WRAPPED = "wrapped"  # {"d": {"success": true, "Intake_ID": ...}}
+    JSON_STRING = "json-string"  # the documented answer inside a JSON string
+    PAGE_TYPO = "page-typo"  # {"success": true, "IntakeID: "..."}, as the page prints it
+    HTML = "html"  # an HTML page with 200: created, but nobody can tell
+    EMPTY = "empty"  # 200 with an empty body: created, but nobody can tell
+    UNEXPECTED_JSON = "unexpected-json"  # {"status": "ok"}: created, but nobody can tell
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,11 @@ class SandboxConfig:
     slow_seconds: float = 60.0  # how late a SLOW answer comes
     record: Path | None = None  # JSON lines: {"IntakeID": ..., "payload": {...}} per intake
     seed: int | None = None  # for reproducible fault draws
+    answer_style: AnswerStyle = AnswerStyle.CAPTORRA
+    status: int | None = None  # answer every request with this status, creating nothing
+    redirect: str | None = None  # answer every request with 302 to this URL, creating nothing
+    reject_with: str | None = None  # refuse every lead with this text
+    trickle: float = 0.0  # seconds between the bytes of every answer
 
     def __post_init__(self) -> None:
         problem = _config_problem(self)
@@ -101,12 +134,15 @@ def _config_problem(config: SandboxConfig) -> str | None:
         "latency": config.latency,
         "retry_after": config.retry_after,
         "slow_seconds": config.slow_seconds,
+        "trickle": config.trickle,
     }
     for name, seconds in durations.items():
         if not (math.isfinite(seconds) and seconds >= 0):
             return f"{name} must be a number of seconds >= 0, got {seconds}"
     if not 0 <= config.fault_rate <= 1:
         return f"fault_rate must be between 0 and 1, got {config.fault_rate}"
+    if config.status is not None and not 200 <= config.status <= 599:
+        return f"status must be an HTTP status (200-599), got {config.status}"
     if config.fault_rate > 0 and not config.faults:
         return "fault_rate is above 0 but no faults are allowed"
     for name, guids in (("referrer", config.referrers), ("type", config.types)):
@@ -139,7 +175,15 @@ class _Stall:
     reply: _Reply
 
 
-_Outcome: TypeAlias = _Reply | _Drop | _Stall
+@dataclass(frozen=True)
+class _Trickle:
+    """Answer `reply`, its body one byte every `seconds`."""
+
+    seconds: float
+    reply: _Reply
+
+
+_Outcome: TypeAlias = _Reply | _Drop | _Stall | _Trickle
 _Answer: TypeAlias = Callable[[bytes], Awaitable[_Outcome]]
 
 _JSON_TYPE: Final = ("content-type", "application/json; charset=utf-8")
@@ -164,6 +208,11 @@ _PAGE_503: Final = (
     b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 
+_PAGE_THANKS: Final = (
+    b"<!DOCTYPE html>\r\n<html><head><title>Thank you</title></head>\r\n"
+    b"<body><p>Your request was received.</p></body></html>\r\n"
+)
+
 # In the order Captorra checks them, as we model it.
 _REQUIRED_MESSAGES: Final = (
     ("CaptorraId", ApiError.MISSING_CAPTORRA_ID),
@@ -178,8 +227,55 @@ def _json_reply(status: int, document: Mapping[str, object]) -> _Reply:
     return _Reply(status, json.dumps(document).encode(), (_JSON_TYPE,))
 
 
-def _created(intake_id: str) -> _Reply:
-    return _json_reply(200, {"success": True, "IntakeID": intake_id})
+def _created(intake_id: str, style: AnswerStyle = AnswerStyle.CAPTORRA) -> _Reply:
+    documents: dict[AnswerStyle, Mapping[str, object]] = {
+        AnswerStyle.NO_INTAKE_ID: {"success": True},
+        AnswerStyle.STRING_TRUE: {"success": "true", "IntakeID": intake_id},
+        AnswerStyle.CAPITALISED: {"Success": True, "IntakeId": intake_id},
+        AnswerStyle.NUMBER: {"success": 1, "intake_id": intake_id},
+        AnswerStyle.WRAPPED: {"d": {"success": True, "Intake_ID": intake_id}},
+        AnswerStyle.UNEXPECTED_JSON: {"status": "ok"},
+    }
+    match style:
+        case AnswerStyle.JSON_STRING:
+            body = json.dumps(json.dumps({"success": True, "IntakeID": intake_id})).encode()
+            return _Reply(200, body, (_JSON_TYPE,))
+        case AnswerStyle.PAGE_TYPO:
+            body = f'{{"success": true, "IntakeID: "{intake_id}"}}'.encode()
+            return _Reply(200, body, (_JSON_TYPE,))
+        case AnswerStyle.HTML:
+            return _Reply(200, _PAGE_THANKS, (_HTML_TYPE,))
+        case AnswerStyle.EMPTY:
+            return _Reply(200, b"", (_JSON_TYPE,))
+        case AnswerStyle.CAPTORRA:
+            return _json_reply(200, {"success": True, "IntakeID": intake_id})
+    return _json_reply(200, documents[style])
+
+
+def _busy(status: int, config: SandboxConfig) -> _Reply:
+    # Captorra-shaped on purpose: the status, not the body, says "not processed".
+    error = "Too many requests" if status == 429 else "Service unavailable"
+    headers = (_JSON_TYPE, ("retry-after", _retry_after(config.retry_after)))
+    return _Reply(status, json.dumps({"success": False, "error": error}).encode(), headers)
+
+
+def _status_reply(config: SandboxConfig) -> _Reply | None:
+    """The one answer every request gets under `status` or `redirect`; nothing is created."""
+    status = config.status or (302 if config.redirect else None)
+    if status is None:
+        return None
+    if 300 <= status < 400:
+        return _Reply(status, b"", (_TEXT_TYPE, ("location", config.redirect or "/login")))
+    if status in (429, 503):
+        return _busy(status, config)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    page = (
+        f"<html><head><title>{status} {phrase}</title></head><body><h1>{phrase}</h1></body></html>"
+    )
+    return _Reply(status, page.encode(), (_HTML_TYPE,))
 
 
 def _rejected(error: str) -> _Reply:
@@ -199,6 +295,8 @@ def _refusal(fault: Fault, config: SandboxConfig) -> _Outcome:
         case Fault.UNAVAILABLE:
             retry_after = ("retry-after", _retry_after(config.retry_after))
             return _Reply(503, _PAGE_503, (_HTML_TYPE, retry_after))
+        case Fault.RATE_LIMITED | Fault.UNAVAILABLE_JSON:
+            return _busy(429 if fault is Fault.RATE_LIMITED else 503, config)
         case Fault.GATEWAY_HTML:
             return _Reply(502, _PAGE_502, (_HTML_TYPE,))
         case Fault.DROP_BEFORE_CREATE:
@@ -289,6 +387,7 @@ class Sandbox:
         self._types = frozenset(guid.lower() for guid in config.types)
         self._random = random.Random(config.seed)
         self._intakes: list[tuple[str, dict[str, Any]]] = []
+        self.requests = 0  # every request answered, created or not
         self._app = _starlette_app(self._answer)
 
     @property
@@ -306,8 +405,18 @@ class Sandbox:
         return self._app
 
     async def _answer(self, body: bytes) -> _Outcome:
+        self.requests += 1
+        outcome = await self._answer_at_once(body)
+        if self._config.trickle > 0 and isinstance(outcome, _Reply):
+            return _Trickle(self._config.trickle, outcome)
+        return outcome
+
+    async def _answer_at_once(self, body: bytes) -> _Outcome:
         if self._config.latency > 0:
             await asyncio.sleep(self._config.latency)
+        fixed = _status_reply(self._config)
+        if fixed is not None:
+            return fixed
         fault = self._draw_fault()
         if fault is None:
             return self._process(body)
@@ -327,7 +436,9 @@ class Sandbox:
         error = _rejection(payload, referrers=self._referrers, types=self._types)
         if error is not None:
             return _rejected(error)
-        return _created(self._create(payload))
+        if self._config.reject_with is not None:
+            return _rejected(self._config.reject_with)
+        return _created(self._create(payload), self._config.answer_style)
 
     def _create(self, payload: dict[str, Any]) -> str:
         intake_id = str(uuid.uuid4())
@@ -361,6 +472,9 @@ class _InProcessTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(_DISCONNECTED, request=request)
         if isinstance(outcome, _Stall):
             return await _late_response(outcome, request)
+        if isinstance(outcome, _Trickle):
+            seconds = outcome.seconds * max(1, len(outcome.reply.body))
+            return await _late_response(_Stall(seconds, outcome.reply), request)
         return _httpx_response(outcome, request)
 
 
@@ -399,7 +513,21 @@ def _starlette_response(outcome: _Outcome) -> Response:
         return _DroppedConnection()
     if isinstance(outcome, _Stall):
         return _LateResponse(outcome)
+    if isinstance(outcome, _Trickle):
+        return _trickled(outcome)
     return Response(outcome.body, outcome.status, dict(outcome.headers))
+
+
+def _trickled(trickle: _Trickle) -> StreamingResponse:
+    reply = trickle.reply
+
+    async def one_byte_at_a_time() -> AsyncIterator[bytes]:
+        for index in range(len(reply.body)):
+            await asyncio.sleep(trickle.seconds)
+            yield reply.body[index : index + 1]
+
+    headers = {**dict(reply.headers), "content-length": str(len(reply.body))}
+    return StreamingResponse(one_byte_at_a_time(), reply.status, headers)
 
 
 async def _client_gone(receive: Receive) -> None:
@@ -447,10 +575,10 @@ def _connection_transport(receive: Receive) -> asyncio.Transport | None:
 # --- Serving over HTTP ---
 
 
-def _endpoint_url(host: str, listener: socket.socket) -> str:
+def _endpoint_url(host: str, listener: socket.socket, *, tls: bool = False) -> str:
     port = listener.getsockname()[1]
     netloc_host = f"[{host}]" if ":" in host else host
-    return f"http://{netloc_host}:{port}{SANDBOX_PATH}"
+    return f"{'https' if tls else 'http'}://{netloc_host}:{port}{SANDBOX_PATH}"
 
 
 def serve(
@@ -459,24 +587,26 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     on_ready: Callable[[str], None] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> None:
     """Serve a sandbox over HTTP until Ctrl-C; port 0 picks a free port.
 
     `on_ready(endpoint_url)` is called once the server accepts connections.
+    `tls` (certificate chain, private key; PEM files) serves https.
     Returns normally after Ctrl-C (uvicorn finishes in-flight answers first; a
     slow answer holds it up one second at most).
     """
     sandbox = Sandbox(config)
     with listening_socket(host, port) as listener:
-        url = _endpoint_url(host, listener)
+        url = _endpoint_url(host, listener, tls=tls is not None)
         serve_until_interrupted(
-            sandbox.app, listener, on_started=lambda: on_ready(url) if on_ready else None
+            sandbox.app, listener, on_started=lambda: on_ready(url) if on_ready else None, tls=tls
         )
 
 
 @contextmanager
 def running_server(
-    config: SandboxConfig, *, host: str = "127.0.0.1"
+    config: SandboxConfig, *, host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
 ) -> Iterator[tuple[str, Sandbox]]:
     """Run a sandbox server on a free port in a background thread, for tests and benchmarks.
 
@@ -486,6 +616,6 @@ def running_server(
     sandbox = Sandbox(config)
     with (
         listening_socket(host, 0) as listener,
-        serving_in_thread(sandbox.app, listener, name="sandbox"),
+        serving_in_thread(sandbox.app, listener, name="sandbox", tls=tls),
     ):
-        yield _endpoint_url(host, listener), sandbox
+        yield _endpoint_url(host, listener, tls=tls is not None), sandbox

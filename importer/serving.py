@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Literal
 
 import uvicorn
@@ -38,6 +39,7 @@ def _server(
     on_started: Callable[[], None],
     lifespan: Literal["on", "off"],
     shutdown_seconds: float,
+    tls: tuple[Path, Path] | None = None,
 ) -> _Server:
     config = uvicorn.Config(
         app,
@@ -50,6 +52,9 @@ def _server(
         log_level="warning",
         access_log=False,  # request lines name files and rows; payloads are personal data
         timeout_graceful_shutdown=int(shutdown_seconds),
+        # (certificate chain, private key) in PEM: serve https.
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
     return _Server(config, on_started=on_started)
 
@@ -76,10 +81,11 @@ def serve_until_interrupted(
     on_started: Callable[[], None],
     lifespan: Literal["on", "off"] = "off",
     shutdown_seconds: float = 1,
+    tls: tuple[Path, Path] | None = None,
 ) -> None:
     """Serve in the foreground; Ctrl-C is the normal end, not an error."""
     server = _server(
-        app, on_started=on_started, lifespan=lifespan, shutdown_seconds=shutdown_seconds
+        app, on_started=on_started, lifespan=lifespan, shutdown_seconds=shutdown_seconds, tls=tls
     )
     # uvicorn re-raises the SIGINT it handled once it has shut down.
     with contextlib.suppress(KeyboardInterrupt):
@@ -94,11 +100,12 @@ def serving_in_thread(
     name: str,
     lifespan: Literal["on", "off"] = "off",
     shutdown_seconds: float = 1,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[None]:
     """Serve in a background thread from when it accepts connections until the block ends."""
     started = threading.Event()
     server = _server(
-        app, on_started=started.set, lifespan=lifespan, shutdown_seconds=shutdown_seconds
+        app, on_started=started.set, lifespan=lifespan, shutdown_seconds=shutdown_seconds, tls=tls
     )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name=name, daemon=True

@@ -15,6 +15,10 @@ def captorra_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CAPTORRA_ID", CAPTORRA_ID)
     monkeypatch.setenv("CAPTORRA_JOURNAL", str(tmp_path / "default-journal.sqlite3"))
     monkeypatch.delenv("CAPTORRA_ENDPOINT", raising=False)
+    # A proxy set on the machine running the tests must not carry their loopback traffic.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture

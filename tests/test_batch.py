@@ -19,7 +19,7 @@ from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
-from tests.leads import MAPPING, lead_rows, read_sheet, write_csv
+from tests.leads import AUTO_TYPE, MAPPING, lead_rows, read_sheet, write_csv
 
 OTHER_HEADER = ("Lead #", "Full Name", "Cell Phone", "Email Address")
 OTHER_MAPPING = """\
@@ -352,3 +352,85 @@ def test_a_rejected_file_that_cannot_be_moved_is_still_explained(
         .read_text(encoding="utf-8")
         .startswith("acme_broken.csv was not imported:")
     )
+
+
+def test_a_misconfigured_endpoint_stops_the_whole_batch_and_leaves_the_files(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    with running_server(SandboxConfig(status=404)) as (url, sandbox):
+        job = BatchJob(
+            inbox=inbox,
+            mappings_dir=profiles,
+            journal=tmp_path / "j.sqlite3",
+            post=PostSettings(endpoint=url, concurrency=2),
+        )
+        report = run_batch(job)
+        requests = sandbox.requests
+    assert requests == 2  # the two in flight when the first 404 came
+    (file,) = report.files  # the batch stopped: lakeside was not even tried
+    assert (file.name, file.outcome, file.exit_code) == (
+        "acme_0401.csv",
+        "stopped",
+        ExitCode.STOPPED,
+    )
+    assert file.error.startswith(f"{url} answered 404 Not Found: is the endpoint URL right?")
+    assert report.exit_code == ExitCode.STOPPED
+    assert (inbox / "acme_0401.csv").exists()
+    assert (inbox / "lakeside_0401.csv").exists()
+    assert not (inbox / "rejected").exists()
+
+
+def test_a_file_whose_every_lead_is_refused_alike_is_rejected_and_the_others_go_ahead(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    # The acme profile's Type GUID does not exist in this organization; lakeside sends no Type.
+    config = SandboxConfig(types=frozenset({"99999999-9999-4999-8999-999999999999"}))
+    with running_server(config) as (url, sandbox):
+        job = BatchJob(
+            inbox=inbox,
+            mappings_dir=profiles,
+            journal=tmp_path / "j.sqlite3",
+            post=PostSettings(endpoint=url, concurrency=1, stop_after_same_rejection=3),
+        )
+        report = run_batch(job)
+        intakes = len(sandbox.intakes)
+    outcomes = {file.name: (file.outcome, file.exit_code) for file in report.files}
+    assert outcomes == {
+        "acme_0401.csv": ("rejected", ExitCode.STOPPED),
+        "lakeside_0401.csv": ("archived", ExitCode.OK),
+    }
+    assert intakes == 3
+    error = (inbox / "rejected" / "acme_0401.csv.error.txt").read_text()
+    assert error.startswith(
+        "acme_0401.csv was not imported:\n\nevery lead was refused with "
+        "'Referrer/Type GUID does not exist.' (3 in a row, none created): the Referrer GUID "
+        "(CAPTORRA_REFERRER) or the Type lookup of the mapping is likely wrong"
+    )
+    rows = read_sheet(inbox / "results" / "acme_0401.results.xlsx")
+    assert [row["Status"] for row in rows] == ["rejected"] * 3 + ["failed"] * 2
+    acme = next(file for file in report.files if file.name == "acme_0401.csv")
+    assert acme.rejections == [
+        {"error": "Referrer/Type GUID does not exist.", "type": AUTO_TYPE, "rows": 3}
+    ]
+
+
+def test_cli_batch_says_why_it_stopped_even_with_quiet(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    (inbox / "acme_broken.csv").unlink()
+    with running_server(SandboxConfig(redirect="https://sso.example.test/login")) as (url, _):
+        result = CliRunner().invoke(
+            cli,
+            [
+                *("batch", str(inbox), "--mappings-dir", str(profiles), "--endpoint", url),
+                *("--journal", str(tmp_path / "j.sqlite3"), "--quiet"),
+            ],
+        )
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert "acme_0401.csv: stopped, exit 2" in line
+    assert f"{url} answered 302 Found, redirecting to https://sso.example.test/login" in line
+    assert (inbox / "acme_0401.csv").exists()
+    assert (inbox / "lakeside_0401.csv").exists()

@@ -69,6 +69,28 @@ def test_repost_sends_a_posted_lead_again(tmp_path: Path) -> None:
     assert started(tmp_path / "j.sqlite3", repost=True).before_send(LEAD) is False
 
 
+def test_an_unconfirmed_lead_is_held_like_a_post_until_repost(tmp_path: Path) -> None:
+    journal = started(tmp_path / "j.sqlite3")
+    journal.before_send(LEAD)
+    journal.attempting(LEAD)
+    journal.answered(LEAD, Outcome(7, "unconfirmed", error="HTTP 200: ...", unanswered=True))
+    journal.finish_run({"unconfirmed": 1}, 1)
+    journal.close()
+
+    again = started(tmp_path / "j.sqlite3")
+    decision = again.before_send(Lead(9, LEAD.payload, LEAD.key))
+    assert isinstance(decision, Outcome)
+    assert (decision.row, decision.status) == (9, "unconfirmed")
+    assert decision.error.startswith(f"run {journal.run_id} on ")
+    assert decision.error.endswith("check Captorra, and to send it anyway re-run with --repost")
+    looked_up = again.posted_before(LEAD)
+    assert looked_up is not None
+    assert looked_up.status == "unconfirmed"
+    again.close()
+    # --repost sends it, flagged: the earlier answer may have created it.
+    assert started(tmp_path / "j.sqlite3", repost=True).before_send(LEAD) is True
+
+
 @pytest.mark.parametrize("status", ["rejected", "failed"])
 def test_rejected_or_failed_leads_are_sent_again(tmp_path: Path, status: str) -> None:
     journal = started(tmp_path / "j.sqlite3")

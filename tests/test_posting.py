@@ -111,10 +111,7 @@ def test_json_answer_wrapped_in_a_json_string_is_unwrapped() -> None:
             True,
             "'<html><body>Bad Gateway</body></html>'",
         ),
-        (200, "", True, "(empty body)"),
-        (200, '{"success": true}', True, "'{\"success\": true}'"),
-        (503, "busy", False, "'busy'"),
-        (429, "slow down", False, "'slow down'"),
+        (400, "", True, "(empty body)"),
         (500, "[1, 2]", True, "'[1, 2]'"),
     ],
 )
@@ -125,6 +122,30 @@ def test_unreadable_answers_are_transient_with_status_and_excerpt(
     assert answer.kind == "transient"
     assert answer.ambiguous is ambiguous
     assert answer.error == f"HTTP {status}: unexpected answer {excerpt}"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "excerpt"),
+    [
+        (429, "slow down", "Too Many Requests 'slow down'"),
+        (503, "busy", "Service Unavailable 'busy'"),
+        (
+            503,
+            '{"success": false, "error": "busy"}',
+            'Service Unavailable \'{"success": false, "error": "busy"}\'',
+        ),
+        (
+            429,
+            '{"success": true, "IntakeID": "x"}',
+            'Too Many Requests \'{"success": true, "IntakeID": "x"}\'',
+        ),
+    ],
+)
+def test_429_and_503_are_transient_and_unambiguous_whatever_their_body(
+    status: int, body: str, excerpt: str
+) -> None:
+    answer = interpret(httpx.Response(status, text=body))
+    assert answer == Answer("transient", error=f"HTTP {status}: {excerpt}")
 
 
 def test_long_bodies_are_cut_in_the_error() -> None:
@@ -222,7 +243,7 @@ def test_retries_exhausted_fail_the_row_with_the_last_error() -> None:
     outcomes, _ = post(handler, leads(1), retries=3)
     outcome = outcomes[2]
     assert outcome.status == "failed"
-    assert outcome.error == "HTTP 503: unexpected answer 'down'"
+    assert outcome.error == "HTTP 503: Service Unavailable 'down'"
     assert outcome.attempts == 4
     assert outcome.unanswered is False
     assert len(seen) == 4
@@ -237,15 +258,21 @@ def test_unanswered_then_failed_says_captorra_may_hold_it() -> None:
     assert outcome.warnings == [RESENT_WARNING]
 
 
-def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait a Poster makes (backoff, Retry-After, rate limit), made instant."""
     delays: list[float] = []
-    real_sleep = asyncio.sleep
 
-    async def recording_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        await real_sleep(0)
+    async def recording_pause(self: Poster, seconds: float) -> None:
+        if seconds > 0:
+            delays.append(seconds)
 
-    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(Poster, "_pause", recording_pause)
+    return delays
+
+
+def test_retry_after_is_honoured(pauses: list[float]) -> None:
+    delays = pauses
     handler, _ = answers(
         httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=CREATED)
     )
@@ -255,15 +282,8 @@ def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 7.0 <= delays[0] <= 7.1
 
 
-def test_backoff_grows_exponentially_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    delays: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(posting.asyncio, "sleep", recording_sleep)
+def test_backoff_grows_exponentially_with_full_jitter(pauses: list[float]) -> None:
+    delays = pauses
     handler, _ = answers(httpx.Response(503))
     post(handler, leads(1), retries=4, backoff_base=1.0, backoff_cap=100.0)
     assert len(delays) == 4
@@ -275,12 +295,14 @@ def test_circuit_breaker_stops_sending_and_says_why() -> None:
     handler, seen = answers(httpx.Response(503, text="down"))
     outcomes, poster = post(handler, leads(10), concurrency=1, retries=2, breaker_after=5)
     assert len(seen) == 5
-    assert poster.stopped.text == "endpoint unavailable (5 failures in a row)"
+    last = "HTTP 503: Service Unavailable 'down'"
+    assert poster.stopped.text == f"endpoint unavailable (5 failures in a row; last: {last})"
+    assert poster.stopped.kind == "unavailable"
     statuses = [outcome.status for outcome in outcomes.values()]
     assert statuses == ["failed"] * 10
     not_sent = [o for o in outcomes.values() if o.attempts == 0]
     assert len(not_sent) == 8
-    assert {o.error for o in not_sent} == {"not sent: endpoint unavailable (5 failures in a row)"}
+    assert {o.error for o in not_sent} == {f"not sent: {poster.stopped.text}"}
 
 
 def test_an_answer_resets_the_breaker() -> None:
@@ -342,20 +364,13 @@ def test_stop_lets_requests_in_flight_finish_and_starts_no_more() -> None:
 def test_rate_limiter_spaces_request_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     delays: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        clock[0] += seconds
-
     monkeypatch.setattr(posting.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(posting.asyncio, "sleep", fake_sleep)
     limiter = posting.RateLimiter(4.0)
-
-    async def main() -> None:
-        for _ in range(5):
-            await limiter.wait()
-
-    asyncio.run(main())
+    for _ in range(5):
+        delay = limiter.delay()
+        if delay:
+            delays.append(delay)
+        clock[0] += delay
     assert delays == pytest.approx([0.25, 0.25, 0.25, 0.25])
 
 
@@ -404,3 +419,350 @@ def test_the_real_transport_verifies_tls() -> None:
             assert context.check_hostname is True
 
     asyncio.run(main())
+
+
+# ---------------------------------------------------------------- answers real deployments give
+
+GUID = "0b7e2a4c-1111-4222-8333-944455556666"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"success": True, "IntakeID": GUID},
+        {"success": "true", "IntakeID": GUID},
+        {"success": "TRUE", "IntakeID": GUID},
+        {"Success": True, "IntakeId": GUID},
+        {"SUCCESS": "Yes", "intakeID": GUID},
+        {"success": 1, "intake_id": GUID},
+        {"success": "1", "Intake-ID": GUID},
+        {"success": True, "Intake ID": GUID},
+        {"d": {"success": True, "Intake_ID": GUID}},
+        {"data": {"success": True}, "IntakeID": GUID},
+        {"Result": {"Success": "yes", "IntakeID": GUID}},
+        {"d": json.dumps({"success": True, "IntakeID": GUID})},
+    ],
+    ids=repr,
+)
+def test_success_is_read_in_every_shape(body: dict[str, Any]) -> None:
+    answer = interpret(httpx.Response(200, json=body))
+    assert answer == Answer("posted", intake_id=GUID)
+
+
+def test_success_inside_a_json_string_inside_a_wrapper_is_read() -> None:
+    text = json.dumps(json.dumps({"d": {"success": True, "IntakeID": GUID}}))
+    assert interpret(httpx.Response(200, text=text)) == Answer("posted", intake_id=GUID)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"success": true, "IntakeID: "{GUID}"}}',  # as Captorra's page prints it
+        f'{{"success":true,"IntakeID: "{GUID}"}}',
+        f'{{"Success": "true", "intake_id: "{GUID}"}}',
+    ],
+)
+def test_the_broken_quote_of_captorras_page_still_gives_the_intake_id(text: str) -> None:
+    assert interpret(httpx.Response(200, text=text)) == Answer("posted", intake_id=GUID)
+
+
+def test_a_page_that_merely_mentions_success_is_not_a_success() -> None:
+    page = '<html><script>var state = {"success": true};</script></html>'
+    assert interpret(httpx.Response(200, text=page)).kind == "unconfirmed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"success": True}, {"success": True, "IntakeID": ""}, {"d": {"success": "true"}}],
+    ids=repr,
+)
+def test_success_without_an_intake_id_is_posted_with_a_warning(body: dict[str, Any]) -> None:
+    answer = interpret(httpx.Response(200, json=body))
+    assert answer == Answer("posted", warning=posting.NO_INTAKE_ID_WARNING)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"success": False, "error": "Please provide Last"},
+        {"success": "false", "error": "Please provide Last"},
+        {"Success": 0, "Error": "Please provide Last"},
+        {"success": "No", "message": "Please provide Last"},
+        {"d": {"success": False, "error": "Please provide Last"}},
+    ],
+    ids=repr,
+)
+def test_rejections_are_read_in_every_shape(body: dict[str, Any]) -> None:
+    answer = interpret(httpx.Response(400, json=body))
+    assert answer == Answer("rejected", error="Please provide Last")
+
+
+def test_captorras_error_text_is_kept_whole_up_to_2000_characters() -> None:
+    text = "Referrer/Type GUID does not exist. " + "x" * 265
+    assert len(text) == 300
+    assert interpret(httpx.Response(200, json={"success": False, "error": text})).error == text
+    long = "y" * 2500
+    cut = interpret(httpx.Response(200, json={"success": False, "error": long})).error
+    assert cut == "y" * 2000 + "..."
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [
+        ("<html><body>Thanks!</body></html>", "'<html><body>Thanks!</body></html>'"),
+        ("", "(empty body)"),
+        ('{"status": "ok"}', '\'{"status": "ok"}\''),
+        ('{"success": "maybe"}', '\'{"success": "maybe"}\''),
+        ("[1, 2]", "'[1, 2]'"),
+    ],
+)
+@pytest.mark.parametrize("status", [200, 201, 202])
+def test_a_2xx_that_is_neither_success_nor_rejection_is_unconfirmed(
+    status: int, body: str, excerpt: str
+) -> None:
+    answer = interpret(httpx.Response(status, text=body))
+    assert answer.kind == "unconfirmed"
+    assert answer.error.startswith(f"HTTP {status}: not an answer Captorra gives {excerpt}; ")
+    assert "check Captorra" in answer.error
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (301, "301 Moved Permanently, redirecting to https://login.example.test/"),
+        (302, "302 Found, redirecting to https://login.example.test/"),
+        (307, "307 Temporary Redirect, redirecting to https://login.example.test/"),
+        (401, "401 Unauthorized: the server refuses this client"),
+        (403, "403 Forbidden: the server refuses this client"),
+        (404, "404 Not Found: is the endpoint URL right? (--endpoint / CAPTORRA_ENDPOINT)"),
+        (405, "405 Method Not Allowed: that URL does not take POSTs"),
+        (410, "410 Gone: is the endpoint URL right?"),
+    ],
+)
+def test_answers_that_mean_a_wrong_setup_are_configuration_problems(
+    status: int, words: str
+) -> None:
+    request = httpx.Request("POST", ENDPOINT)
+    response = httpx.Response(
+        status,
+        headers={"Location": "https://login.example.test/"},
+        text="<html>no</html>",
+        request=request,
+    )
+    answer = interpret(response)
+    assert answer.kind == "misconfigured"
+    assert answer.error.startswith(f"{ENDPOINT} answered {words}")
+    assert answer.error.endswith("nothing was created")
+
+
+def test_a_captorra_shaped_body_wins_over_a_4xx_status() -> None:
+    body = {"success": False, "error": "Referrer/Type GUID does not exist."}
+    assert interpret(httpx.Response(404, json=body)).kind == "rejected"
+
+
+# ---------------------------------------------------------------- failures without an answer
+
+
+def _mapped(cause: Exception) -> httpx.TransportError:
+    """The httpx error the aiohttp transport raises for `cause`, chained as it chains it."""
+    error = httpx.ConnectError(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+def _connection_key() -> Any:
+    from aiohttp.client_reqrep import ConnectionKey
+
+    return ConnectionKey("captorra.test", 443, True, True, None, None, None)
+
+
+def test_a_certificate_failure_names_the_host_and_the_reason() -> None:
+    import aiohttp
+
+    failure = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    failure.verify_message = "unable to get local issuer certificate"
+    cause = aiohttp.ClientConnectorCertificateError(_connection_key(), failure)
+    answer = posting.interpret_failure(_mapped(cause), ENDPOINT)
+    assert answer.kind == "misconfigured"
+    assert answer.error.startswith(
+        "the TLS certificate of captorra.test:443 is not trusted: "
+        "unable to get local issuer certificate; "
+    )
+    assert "--ca-bundle" in answer.error
+
+
+def test_a_name_that_does_not_resolve_is_a_configuration_problem() -> None:
+    import aiohttp
+
+    os_error = OSError(-2, "Name or service not known")
+    cause = aiohttp.ClientConnectorDNSError(_connection_key(), os_error)
+    answer = posting.interpret_failure(_mapped(cause), ENDPOINT)
+    assert answer.kind == "misconfigured"
+    assert answer.error.startswith(
+        "the name captorra.test does not resolve (Name or service not known)"
+    )
+
+
+def test_a_refused_connection_stays_transient_and_names_host_and_port() -> None:
+    import aiohttp
+
+    cause = aiohttp.ClientConnectorError(_connection_key(), ConnectionRefusedError(111, "refused"))
+    answer = posting.interpret_failure(_mapped(cause), ENDPOINT)
+    assert answer == Answer("transient", error="connection refused by captorra.test:443")
+
+
+# ---------------------------------------------------------------- configuration stops
+
+
+@pytest.mark.parametrize("status", [302, 401, 403, 404, 405, 410])
+def test_a_configuration_answer_stops_at_once_without_duplicate_warnings(status: int) -> None:
+    handler, seen = answers(httpx.Response(status, headers={"Location": "/login"}))
+    outcomes, poster = post(handler, leads(30), concurrency=1)
+    assert len(seen) == 1
+    assert poster.stopped.kind == "endpoint"
+    assert poster.stopped.configuration
+    assert {o.status for o in outcomes.values()} == {"failed"}
+    assert all(o.warnings == [] and not o.unanswered for o in outcomes.values())
+    assert outcomes[2].error == poster.stopped.text
+    assert {o.error for o in list(outcomes.values())[1:]} == {f"not sent: {poster.stopped.text}"}
+
+
+def test_five_answers_that_are_not_captorras_at_the_start_stop_the_run() -> None:
+    handler, seen = answers(httpx.Response(200, text="<html>login</html>"))
+    outcomes, poster = post(handler, leads(30), concurrency=1)
+    assert len(seen) == posting.FOREIGN_STOP_AFTER
+    assert poster.stopped.kind == "endpoint"
+    assert "does not answer like Captorra" in poster.stopped.text
+    statuses = [o.status for o in outcomes.values()]
+    assert statuses[:5] == ["unconfirmed"] * 5
+    assert set(statuses[5:]) == {"failed"}
+
+
+def test_after_a_captorra_answer_a_stray_2xx_is_unconfirmed_and_does_not_stop() -> None:
+    handler, seen = answers(
+        httpx.Response(200, json=CREATED),
+        *[httpx.Response(200, text="")] * 8,
+        httpx.Response(200, json=CREATED),
+    )
+    outcomes, poster = post(handler, leads(10), concurrency=1)
+    assert not poster.stopped
+    assert len(seen) == 10  # each lead once: an unconfirmed answer is never retried
+    assert [o.status for o in outcomes.values()].count("unconfirmed") == 8
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        ("Referrer/Type GUID does not exist.", "the Referrer GUID (CAPTORRA_REFERRER) or the Type"),
+        ("Please provide the CaptorraId", "the CaptorraId of the mapping (CAPTORRA_ID)"),
+        ("Please provide Last", "the Last field of the mapping"),
+    ],
+)
+def test_the_same_rejection_over_and_over_stops_and_names_the_likely_field(
+    error: str, hint: str
+) -> None:
+    handler, seen = answers(httpx.Response(200, json={"success": False, "error": error}))
+    outcomes, poster = post(handler, leads(50), concurrency=1, stop_after_same_rejection=10)
+    assert len(seen) == 10
+    assert poster.stopped.kind == "mapping"
+    assert poster.stopped.text.startswith(f"every lead was refused with {error!r} (10 in a row")
+    assert hint in poster.stopped.text
+    not_sent = [o for o in outcomes.values() if o.status == "failed"]
+    assert len(not_sent) == 40
+    assert not_sent[0].error == f"not sent: {poster.stopped.text}"
+
+
+def test_the_same_rejection_does_not_stop_once_a_lead_was_created_or_when_off() -> None:
+    refused = httpx.Response(200, json={"success": False, "error": "Please provide Last"})
+    handler, seen = answers(httpx.Response(200, json=CREATED), refused)
+    _, poster = post(handler, leads(30), concurrency=1, stop_after_same_rejection=5)
+    assert not poster.stopped
+    assert len(seen) == 30
+    handler, seen = answers(refused)
+    _, poster = post(handler, leads(30), concurrency=1, stop_after_same_rejection=0)
+    assert not poster.stopped
+    assert len(seen) == 30
+
+
+def test_a_rejection_about_the_type_guid_carries_the_type_sent() -> None:
+    handler, _ = answers(
+        httpx.Response(200, json={"success": False, "error": "Referrer/Type GUID does not exist."})
+    )
+    lead = Lead(2, {"First": "A", "Last": "B", "Type": GUID}, "k")
+    outcomes, _ = post(handler, [lead])
+    assert outcomes[2].type_guid == GUID
+
+
+def test_a_new_file_forgets_the_last_files_mapping_stop_but_not_an_endpoint_stop() -> None:
+    async def main() -> None:
+        settings = PostSettings(endpoint=ENDPOINT)
+        async with make_client(settings, httpx.MockTransport(lambda r: httpx.Response(200))) as c:
+            poster = Poster(c, settings)
+            poster.stop("every lead was refused", "mapping")
+            poster.start_file()
+            assert not poster.stopped
+            poster.stop("answered 404", "endpoint")
+            poster.start_file()
+            assert poster.stopped.kind == "endpoint"
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- waits and policies
+
+
+def test_a_retry_after_beyond_the_maximum_stops_and_says_how_long(pauses: list[float]) -> None:
+    handler, seen = answers(httpx.Response(503, headers={"Retry-After": "3600"}))
+    outcomes, poster = post(handler, leads(5), concurrency=1, max_retry_after=300)
+    assert len(seen) == 1
+    assert pauses == []
+    assert poster.stopped.kind == "unavailable"
+    assert poster.stopped.text.startswith("the server asked to wait 3600 s before retrying")
+    assert {o.status for o in outcomes.values()} == {"failed"}
+
+
+def test_a_stop_ends_a_long_wait_at_once() -> None:
+    async def main() -> tuple[dict[int, Outcome], float]:
+        settings = PostSettings(endpoint=ENDPOINT, concurrency=1, max_retry_after=10_000)
+        transport = httpx.MockTransport(
+            lambda r: httpx.Response(429, headers={"Retry-After": "5000"})
+        )
+        async with make_client(settings, transport) as client:
+            poster = Poster(client, settings)
+            task = asyncio.create_task(poster.post_all(leads(3)))
+            await asyncio.sleep(0.2)
+            started = asyncio.get_running_loop().time()
+            poster.stop("interrupted (Ctrl-C); re-run to send")
+            outcomes = await asyncio.wait_for(task, 60)
+            return outcomes, asyncio.get_running_loop().time() - started
+
+    outcomes, _ = asyncio.run(main())  # without the stop it would wait 5,000 s: wait_for fails
+    assert outcomes[2].error.endswith("then stopped: interrupted (Ctrl-C); re-run to send")
+    assert {o.status for o in outcomes.values()} == {"failed"}
+
+
+def test_hold_makes_an_unanswered_lead_unconfirmed_instead_of_sending_it_again() -> None:
+    handler, seen = answers(httpx.ReadTimeout("timed out"), httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, leads(1), on_unanswered="hold")
+    assert len(seen) == 1
+    assert outcomes[2].status == "unconfirmed"
+    assert outcomes[2].unanswered is True
+    assert "--on-unanswered hold" in outcomes[2].error
+
+
+def test_hold_still_retries_what_cannot_have_been_created() -> None:
+    handler, seen = answers(httpx.Response(503), httpx.Response(200, json=CREATED))
+    outcomes, _ = post(handler, leads(1), on_unanswered="hold")
+    assert len(seen) == 2
+    assert outcomes[2].status == "posted"
+
+
+def test_the_body_is_ascii_json_as_captorras_own_client_sends_it() -> None:
+    handler, seen = answers(httpx.Response(200, json=CREATED))
+    post(handler, [Lead(2, {"First": "José", "Last": "Nguyễn 阮"}, "k")])
+    body = seen[0].content
+    assert body.isascii()
+    assert b"Jos\\u00e9" in body
+    assert json.loads(body) == {"First": "José", "Last": "Nguyễn 阮"}
+    assert seen[0].headers["User-Agent"] == posting.USER_AGENT
+    assert posting.USER_AGENT.startswith("captorra-importer/")

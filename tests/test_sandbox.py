@@ -25,7 +25,15 @@ from httpx_aiohttp import AiohttpTransport
 from importer import sandbox as sandbox_module
 from importer.captorra import ApiError
 from importer.errors import UsageError
-from importer.sandbox import SANDBOX_PATH, Fault, Sandbox, SandboxConfig, running_server
+from importer.posting import interpret
+from importer.sandbox import (
+    SANDBOX_PATH,
+    AnswerStyle,
+    Fault,
+    Sandbox,
+    SandboxConfig,
+    running_server,
+)
 
 REFERRER = "0b8f6c1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b"
 TYPE = "9f8e7d6c-5b4a-4321-9876-fedcba987654"
@@ -505,3 +513,82 @@ def test_serve_runs_until_ctrl_c_and_logs_nothing(http: httpx.Client) -> None:
     assert url.endswith(SANDBOX_PATH)
     assert response.status_code == 200
     assert (process.returncode, out, err) == (0, "stopped\n", "")
+
+
+# --- Misbehaviours of real deployments, on demand ---
+
+
+@pytest.mark.parametrize("style", list(AnswerStyle))
+def test_every_answer_style_creates_the_intake_and_the_importer_reads_it_as_meant(
+    style: AnswerStyle,
+) -> None:
+    sandbox = Sandbox(SandboxConfig(answer_style=style))
+    response = post(sandbox, json=lead())
+    ((intake_id, _),) = sandbox.intakes
+    answer = interpret(response)
+    assert response.status_code == 200
+    if style in {AnswerStyle.HTML, AnswerStyle.EMPTY, AnswerStyle.UNEXPECTED_JSON}:
+        assert answer.kind == "unconfirmed"
+    elif style is AnswerStyle.NO_INTAKE_ID:
+        assert (answer.kind, answer.intake_id) == ("posted", "")
+    else:
+        assert (answer.kind, answer.intake_id) == ("posted", intake_id)
+
+
+def test_the_page_typo_style_is_the_broken_quote_captorras_page_prints() -> None:
+    sandbox = Sandbox(SandboxConfig(answer_style=AnswerStyle.PAGE_TYPO))
+    text = post(sandbox, json=lead()).text
+    ((intake_id, _),) = sandbox.intakes
+    assert text == f'{{"success": true, "IntakeID: "{intake_id}"}}'
+
+
+@pytest.mark.parametrize(
+    ("config", "status", "headers"),
+    [
+        (SandboxConfig(status=404), 404, {}),
+        (SandboxConfig(status=401), 401, {}),
+        (SandboxConfig(status=200), 200, {}),
+        (SandboxConfig(status=301), 301, {"location": "/login"}),
+        (
+            SandboxConfig(redirect="https://sso.example.test/"),
+            302,
+            {"location": "https://sso.example.test/"},
+        ),
+        (SandboxConfig(status=429, retry_after=7), 429, {"retry-after": "7"}),
+        (SandboxConfig(status=503, retry_after=0.5), 503, {"retry-after": "0.5"}),
+    ],
+)
+def test_a_fixed_status_answers_every_request_and_creates_nothing(
+    config: SandboxConfig, status: int, headers: dict[str, str]
+) -> None:
+    sandbox = Sandbox(config)
+    responses = send_all(sandbox, [{"json": lead()}, {"json": {}}])
+    assert [response.status_code for response in responses] == [status, status]
+    for name, value in headers.items():
+        assert responses[0].headers[name] == value
+    if status in {429, 503}:
+        assert responses[0].json()["success"] is False  # Captorra-shaped, on purpose
+    assert sandbox.intakes == []
+    assert sandbox.requests == 2
+
+
+def test_reject_with_refuses_every_valid_lead_with_that_text() -> None:
+    sandbox = Sandbox(SandboxConfig(reject_with="Organization is inactive."))
+    responses = send_all(sandbox, [{"json": lead()}, {"json": lead(without=("First",))}])
+    assert [r.json()["error"] for r in responses] == [
+        "Organization is inactive.",
+        ApiError.MISSING_FIRST,
+    ]
+    assert sandbox.intakes == []
+
+
+def test_a_trickled_answer_outlasts_a_short_client_timeout_but_creates_the_intake() -> None:
+    sandbox = Sandbox(SandboxConfig(trickle=0.5))
+    with pytest.raises(httpx.ReadTimeout):
+        post(sandbox, json=lead(), timeout=0.2)
+    assert len(sandbox.intakes) == 1
+
+
+def test_a_status_outside_http_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="status must be an HTTP status"):
+        SandboxConfig(status=99)
