@@ -33,6 +33,7 @@ COMMANDS = (
     "mapping-schema",
     "ui",
     "fields",
+    "check-connection",
 )
 
 
