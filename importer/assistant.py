@@ -36,9 +36,10 @@ import os
 import re
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
@@ -112,6 +113,9 @@ class Preview:
 # "num", so `E-mail`, `e_mail` and `EMAIL` are one name and `Lead #` is `leadnum`.
 SNIFF_MIN_VALUES = 3  # fewer values than this neither contradict a header nor map a column
 CONTRADICTED_BELOW = 0.5  # a header whose values are mostly something else is not trusted
+# A full-name column is split into First and Last only when nearly every value is a
+# person's name: a column of business names must not become first and last names.
+_TRUSTED_FROM = MappingProxyType({"full name": 0.8})
 TIE_BREAK_SHARE = 0.8  # in a tie, the only column this full of the right values wins
 VALUES_ONLY_SHARE = 0.9  # a column with no telling header needs this share to be mapped
 MAX_LISTED_TYPES = 30
@@ -131,124 +135,28 @@ class _Family:
     transform: str | None = None
 
 
-_FAMILIES: Mapping[str, _Family] = MappingProxyType(
-    {
-        "First": _Family("a first name", "first firstname fname givenname forename"),
-        "Last": _Family("a last name", "last lastname lname surname familyname"),
-        "Name": _Family(
-            "a full name",
-            "name fullname contactname clientname leadname customername callername yourname",
-            kind="full name",
-        ),
-        "Phone": _Family(
-            "a phone",
-            "primaryphone phone1 mainphone primaryphonenumber "
-            "cell cellphone mobile mobilephone cellnumber mobilenumber cellnum mobilenum "
-            "cellphonenumber mobilephonenumber cellular "
-            "phone phonenumber phonenum phoneno telephone telephonenumber tel contactphone "
-            "contactnumber bestphone dayphone daytimephone "
-            "homephone homenumber homephonenumber landline "
-            "workphone worknumber workphonenumber businessphone officephone "
-            "altphone alternatephone alternativephone altnumber alternatenumber secondaryphone "
-            "phone2 otherphone secondphone eveningphone backupphone",
-            kind="phone",
-            transform="phone",
-        ),
-        "Email": _Family(
-            "an email address",
-            "email emailaddress emailaddr contactemail primaryemail emailid",
-            kind="email",
-            transform="email",
-        ),
-        "Street": _Family(
-            "a street address",
-            "address address1 addressline1 addr addr1 street streetaddress streetaddress1 "
-            "homeaddress mailingaddress",
-        ),
-        "Unit": _Family(
-            "an apartment or unit",
-            "unit apt apartment suite address2 addressline2 addr2 streetaddress2 aptsuite "
-            "aptunit unitnumber unitnum aptnumber aptnum suitenumber ste aptsuiteunit",
-        ),
-        "City": _Family("a city", "city town citytown towncity"),
-        "State": _Family(
-            "a state",
-            "state st province stateprovince stateorprovince stateabbr statecode",
-            kind="state",
-            transform="state",
-        ),
-        "Zip": _Family(
-            "a zip code",
-            "zip zipcode zip5 postal postalcode postcode zippostal zippostalcode postalzip",
-            kind="zip",
-            transform="zip",
-        ),
-        "County": _Family("a county", "county countyname"),
-        "BestTime": _Family(
-            "a best time to call",
-            "besttime besttimetocall besttimetocontact besttimetoreach contacttime calltime "
-            "preferredtime preferredcontacttime timetocall callbacktime",
-        ),
-        "Notes": _Family(
-            "notes",
-            "notes note comments comment description details message additionalinfo "
-            "additionalinformation casedescription casedetails casenotes leadnotes remarks",
-        ),
-        "ID": _Family(
-            "the vendor's lead id",
-            "id leadid vendorid leadnum leadnumber leadno vendorleadid externalid recordid "
-            "uniqueid referenceid refid leadref",
-        ),
-        "ReferringKeyword": _Family(
-            "a search term", "searchterm searchterms keyword keywords utmterm searchkeyword"
-        ),
-        "Conversion": _Family(
-            "a landing page",
-            "landingpage landingpageurl landingurl conversionurl conversionpage formurl pageurl",
-        ),
-        "Type": _Family(
-            "a case type",
-            "practicearea casetype typeofcase areaoflaw legalissue claimtype casecategory "
-            "mattertype",
-        ),
+def _load_synonyms() -> tuple[Mapping[str, _Family], Mapping[str, tuple[int, str]]]:
+    """The header vocabulary, from `headers.yaml` beside this module (data, not code)."""
+    data = yaml.safe_load(resources.files("importer").joinpath("headers.yaml").read_text("utf-8"))
+    ranks = {
+        squash(str(name)): (int(rank["rank"]), str(rank["label"]))
+        for rank in data["phone_ranks"]
+        for name in rank["names"]
     }
-)
-
-_FAMILY_OF: Mapping[str, str] = MappingProxyType(
-    {name: family for family, spec in _FAMILIES.items() for name in spec.names.split()}
-)
-
-# The documented rule for several phone columns: the lowest rank goes to Primary, the
-# next to Secondary; an alternate phone (rank 5) is never the Primary one.
-_PHONE_RANKS: Mapping[str, tuple[int, str]] = MappingProxyType(
-    {
-        name: (rank, label)
-        for rank, label, names in (
-            (0, "a primary phone", "primaryphone phone1 mainphone primaryphonenumber"),
-            (
-                1,
-                "a cell phone",
-                "cell cellphone mobile mobilephone cellnumber mobilenumber cellnum mobilenum "
-                "cellphonenumber mobilephonenumber cellular",
-            ),
-            (
-                2,
-                "a phone",
-                "phone phonenumber phonenum phoneno telephone telephonenumber tel contactphone "
-                "contactnumber bestphone dayphone daytimephone",
-            ),
-            (3, "a home phone", "homephone homenumber homephonenumber landline"),
-            (4, "a work phone", "workphone worknumber workphonenumber businessphone officephone"),
-            (
-                5,
-                "an alternate phone",
-                "altphone alternatephone alternativephone altnumber alternatenumber "
-                "secondaryphone phone2 otherphone secondphone eveningphone backupphone",
-            ),
+    families = {}
+    for family, spec in data["families"].items():
+        names = [squash(str(name)) for name in spec["names"]]
+        if family == "Phone":
+            names = list(ranks)
+        families[str(family)] = _Family(
+            str(spec["label"]),
+            " ".join(dict.fromkeys(names)),
+            spec.get("kind"),
+            spec.get("transform"),
         )
-        for name in names.split()
-    }
-)
+    return MappingProxyType(families), MappingProxyType(ranks)
+
+
 _ALTERNATE_RANK = 5
 BY_VALUES = "chosen by its values (the header names no field)"
 _VALUES_ONLY_RANK = 9  # a column chosen by its values comes after every named one
@@ -292,6 +200,50 @@ def _words(header: str) -> list[str]:
     return re.findall(r"[^\W\d_]+|[0-9]+", spaced.casefold())
 
 
+_FAMILIES, _PHONE_RANKS = _load_synonyms()
+
+_FAMILY_OF: Mapping[str, str] = MappingProxyType(
+    {name: family for family, spec in _FAMILIES.items() for name in spec.names.split()}
+)
+
+
+# A header this long may be a misspelling (one letter off; two from 8 letters on) of a
+# synonym; shorter ones are too close to other words ("call" is not "cell").
+_TYPO_MIN_LENGTH = 5
+_TWO_TYPOS_FROM = 8
+
+
+def _misspelled(squashed: str) -> str | None:
+    """The one synonym `squashed` is a misspelling of (`adress` -> `address`), or None."""
+    if len(squashed) < _TYPO_MIN_LENGTH:
+        return None
+    allowed = 2 if len(squashed) >= _TWO_TYPOS_FROM else 1
+    close = {
+        name
+        for name in _FAMILY_OF
+        if len(name) >= _TYPO_MIN_LENGTH
+        and abs(len(name) - len(squashed)) <= allowed
+        and _edits(squashed, name) <= allowed
+    }
+    families = {_FAMILY_OF[name] for name in close}
+    return min(close) if len(families) == 1 else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Letters to insert, delete, change or swap with a neighbour to turn `a` into `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, start=1):
+        current = [i]
+        for j, other in enumerate(b, start=1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (letter != other))
+            if i > 1 and j > 1 and letter == b[j - 2] and a[i - 2] == other:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 # ---------------------------------------------------------------- sniffing values
 
 _EMAIL = f"[^@{SPACE_CHARS}]+@[^@{SPACE_CHARS}]+\\.[^@{SPACE_CHARS}.]{{2,}}"
@@ -319,8 +271,19 @@ def _zips(values: pd.Series) -> pd.Series:
     return tidy & values.str.contains("[0-9]{3}")
 
 
+# Words that make a name a business's, not a person's (a column of them is not split).
+_BUSINESS_WORDS = (
+    r"(?i)(?:^|[ ,.])(?:llc|l\.l\.c|inc|corp|corporation|co|company|ltd|llp|pllc|pc|pa|"
+    r"group|services?|solutions|associates|partners|law|firm|office|offices|agency|"
+    r"insurance|clinic|center|centre|hospital|dental|medical|auto|motors|restaurant|"
+    r"bank|church|school|university|foundation|trust|holdings|enterprises|industries|"
+    r"international|store|shop|&|and)(?:$|[ ,.])"
+)
+
+
 def _full_names(values: pd.Series) -> pd.Series:
-    return values.str.fullmatch(_FULL_NAME) & ~values.str.contains("[0-9@#/:_]")
+    names = values.str.fullmatch(_FULL_NAME) & ~values.str.contains("[0-9@#/:_&]")
+    return names & ~values.str.contains(_BUSINESS_WORDS)
 
 
 _SNIFFERS = MappingProxyType(
@@ -342,10 +305,16 @@ class _Column:
     values: pd.Series  # the non-empty sampled values, trimmed
     family: str | None  # the field family its header names, if any
     shares: Mapping[str, float]  # kind -> share of the values of that kind
+    misspells: str | None = None  # the synonym its header seems a misspelling of
 
     @property
     def count(self) -> int:
         return len(self.values)
+
+    @property
+    def synonym(self) -> str:
+        """The known header name this column's header is (or seems a misspelling of)."""
+        return self.misspells or squash(self.header)
 
     @property
     def near_miss(self) -> tuple[str, str] | None:
@@ -367,7 +336,7 @@ class _Column:
         return (
             kind is not None
             and self.count >= SNIFF_MIN_VALUES
-            and self.shares[kind] < CONTRADICTED_BELOW
+            and self.shares[kind] < _TRUSTED_FROM.get(kind, CONTRADICTED_BELOW)
         )
 
 
@@ -378,14 +347,18 @@ def _percent(share: float) -> str:
 def _profile(header: str, column: pd.Series) -> _Column:
     values = column.astype("str").fillna("").str.strip()
     values = values[values != ""]
-    family = _FAMILY_OF.get(squash(header))
+    squashed = squash(header)
+    family = _FAMILY_OF.get(squashed)
+    typo = None if family is not None else _misspelled(squashed)
+    if typo is not None:
+        family = _FAMILY_OF[typo]
     kinds = {_FAMILIES[family].kind} if family is not None else {"email", "phone"}
     shares = {
         kind: float(_SNIFFERS[kind][0](values).mean()) if len(values) else 0.0
         for kind in kinds
         if kind is not None
     }
-    return _Column(header, values, family, MappingProxyType(shares))
+    return _Column(header, values, family, MappingProxyType(shares), typo)
 
 
 # ---------------------------------------------------------------- choosing
@@ -397,6 +370,7 @@ class _Candidate:
     rank: int  # lower is preferred
     how: str  # why it is a candidate at all
     slots: frozenset[str]  # the fields it may fill
+    review: bool = False  # taken, but a person should look (a misspelled header)
 
 
 @dataclass
@@ -491,14 +465,18 @@ def _named(plan: _Plan, family: str) -> list[_Candidate]:
                 review=True,
             )
             continue
-        rank, label = _PHONE_RANKS.get(squash(column.header), (0, spec.label))
+        rank, label = _PHONE_RANKS.get(column.synonym, (0, spec.label))
         slots = {"Secondary"} if rank == _ALTERNATE_RANK else {"Primary", "Secondary"}
+        how = f"header synonym of {label}"
+        if column.misspells is not None:
+            how = f"header seems a misspelling of {_quoted(column.misspells)}, {label}"
         candidates.append(
             _Candidate(
                 column,
                 rank,
-                f"header synonym of {label}",
+                how,
                 frozenset(slots if family == "Phone" else {family}),
+                review=column.misspells is not None,
             )
         )
     return candidates
@@ -581,7 +559,7 @@ def _left_over(column: _Column) -> str:
         word, target = column.near_miss
         return f'not taken for {target}: a header that merely contains "{word}" is not enough'
     if column.family == "Phone":
-        label = _PHONE_RANKS[squash(column.header)][1]
+        label = _PHONE_RANKS[column.synonym][1]
         return f"header synonym of {label}; Primary and Secondary are taken"
     if column.family is not None:
         spec = _FAMILIES[column.family]
@@ -670,10 +648,13 @@ def _column_entry(name: str, candidate: _Candidate, note: str) -> _Entry:
     reason = "; ".join(parts)
     options = {"on_overflow": "truncate"} if overflow else {}
     line = _spec(column.header, spec.transform, **options)
+    shown = f"{_quoted(column.header)}: {reason}"
+    if candidate.review:
+        reason = shown = f"REVIEW {name}: {shown}"
     return _Entry(
         name,
-        [*_comment(f"{_quoted(column.header)}: {reason}"), f"  {name}: {line}"],
-        [Decision(name, column.header, spec.transform, reason)],
+        [*_comment(shown), f"  {name}: {line}"],
+        [Decision(name, column.header, spec.transform, reason, review=candidate.review)],
     )
 
 
@@ -735,10 +716,13 @@ def _split_entry(name: str, transform: str, candidate: _Candidate, note: str) ->
     parts = [candidate.how, "no separate first and last name columns", column.evidence("full name")]
     reason = "; ".join([*parts, *([note] if note else [])])
     line = _flow([("column", scalar(column.header)), ("transform", transform)])
+    shown = f"{_quoted(column.header)}: {reason}"
+    if candidate.review:
+        reason = shown = f"REVIEW {name}: {shown}"
     return _Entry(
         name,
-        [*_comment(f"{_quoted(column.header)}: {reason}"), f"  {name}: {line}"],
-        [Decision(name, column.header, transform, reason)],
+        [*_comment(shown), f"  {name}: {line}"],
+        [Decision(name, column.header, transform, reason, review=candidate.review)],
     )
 
 
@@ -893,9 +877,15 @@ def _details_entry(plan: _Plan) -> _Entry | None:
     decisions = []
     for header in ordered:
         reason, review = plan.in_details[header]
-        lines += _comment(f"{_quoted(header)}: {reason}", indent="      ")
+        # A REVIEW line names its column: the screen lists them without the file around.
+        shown = (
+            f"REVIEW {_quoted(header)}: {reason.removeprefix('REVIEW: ')}"
+            if review
+            else f"{_quoted(header)}: {reason}"
+        )
+        lines += _comment(shown, indent="      ")
         lines.append(f"      - {scalar(header)}")
-        decisions.append(Decision("Details", header, None, reason, review=review))
+        decisions.append(Decision("Details", header, None, shown if review else reason, review))
     lines.append("    format: labeled")
     return _Entry("Details", lines, decisions)
 
@@ -926,7 +916,7 @@ def _simple(plan: _Plan, name: str) -> list[_Entry]:
     return []
 
 
-def _render(path: Path, sample: _Sample, plan: _Plan, sheet: str | int | None) -> Proposal:
+def _render(path: Path, sample: _Sample, plan: _Plan, options: ReadOptions) -> Proposal:
     entries = _field_entries(plan)
     lines = [SCHEMA_LINE, "#"]
     lines += _comment(_preamble(path, sample, entries), indent="", hanging="")
@@ -940,9 +930,16 @@ def _render(path: Path, sample: _Sample, plan: _Plan, sheet: str | int | None) -
         f"#   captorra-import check-mapping <this file> {_NOT_PRINTABLE.sub(' ', path.name)}",
     ]
     lines += ["", "version: 1", ""]
-    if sheet is not None:
-        shown = str(sheet) if isinstance(sheet, int) else scalar(sheet)
-        lines += ["read:", f"  sheet: {shown}", ""]
+    read = []
+    if options.sheet is not None:
+        sheet = options.sheet
+        read.append(f"  sheet: {sheet if isinstance(sheet, int) else scalar(sheet)}")
+    if options.header_row is not None:
+        if options.header_row == 0:
+            read.append("  # The file has no header row: its columns are Column 1, Column 2, ...")
+        read.append(f"  header_row: {options.header_row}")
+    if read:
+        lines += ["read:", *read, ""]
     lines.append("fields:")
     for entry in entries:
         lines += ["", *entry.lines]
@@ -984,10 +981,11 @@ def _first_chunk(path: Path, options: ReadOptions) -> tuple[list[str], Chunk | N
             close()  # the rest of a large file is never read
 
 
-def _read_sample(path: Path, sheet: str | int | None, rows: int) -> _Sample:
+def _read_sample(path: Path, options: ReadOptions) -> _Sample:
+    rows = options.chunk_rows
     if rows < 1:
         raise UsageError(f"sample_rows must be 1 or more, not {rows}")
-    columns, chunk, notes = _first_chunk(path, ReadOptions(sheet=sheet, chunk_rows=rows))
+    columns, chunk, notes = _first_chunk(path, options)
     frame = chunk.frame.head(rows) if chunk is not None else pd.DataFrame(columns=columns)
     return _Sample(columns, frame, notes)
 
@@ -996,16 +994,29 @@ def _read_sample(path: Path, sheet: str | int | None, rows: int) -> _Sample:
 
 
 def propose_mapping(
-    path: Path, *, sheet: str | int | None = None, sample_rows: int = 500
+    path: Path,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    sample_rows: int = 500,
+    first_rows: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> Proposal:
     """A commented mapping for `path`, from its headers and its first `sample_rows` rows.
 
-    Raises `InputFileError` when the file cannot be read; see the module docstring for
-    what the text guarantees.
+    `header_row=0` reads a file without a header row: its columns are `Column 1`,
+    ... and only their values speak for them. `first_rows` (a chunk already read,
+    its columns the file's headers, with the reader's `notes`) spares reading the
+    file again. Raises `InputFileError` when the file cannot be read; see the
+    module docstring for what the text guarantees.
     """
-    sample = _read_sample(path, sheet, sample_rows)
+    options = ReadOptions(sheet=sheet, header_row=header_row, chunk_rows=sample_rows)
+    if first_rows is None:
+        sample = _read_sample(path, options)
+    else:
+        sample = _Sample(list(first_rows.columns), first_rows.head(sample_rows), list(notes))
     plan = _plan([_profile(header, sample.frame[header]) for header in sample.columns])
-    return _render(path, sample, plan, sheet)
+    return _render(path, sample, plan, options)
 
 
 def preview_mapping(

@@ -127,6 +127,28 @@ def cli() -> None:
     """
 
 
+def _header_options() -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            help="The row holding the column names (default: the mapping's, else row 1).",
+        ),
+        click.option(
+            "--no-header",
+            is_flag=True,
+            help="The file has no header row: every row is a lead, columns are "
+            "'Column 1', 'Column 2', ...",
+        ),
+    ]
+
+
+def _header_row(header_row: int | None, no_header: bool) -> int | None:
+    if no_header and header_row is not None:
+        raise click.UsageError("use --header-row or --no-header, not both")
+    return 0 if no_header else header_row
+
+
 def _input_options(command: F) -> F:
     for option in reversed(
         [
@@ -152,6 +174,13 @@ def _input_options(command: F) -> F:
                 help="Results file (.xlsx or .csv); default: <input>.results.xlsx.",
             ),
             click.option("--sheet", help="Excel sheet name or 0-based index (default: first)."),
+            *_header_options(),
+            click.option(
+                "--only-failed",
+                is_flag=True,
+                help="INPUTS are results workbooks of an earlier run: import only their rows "
+                "not posted.",
+            ),
             click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
             click.option(
                 "--summary-json",
@@ -173,6 +202,9 @@ def validate(
     mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
+    only_failed: bool,
     quiet: bool,
     summary_json: Path | None,
 ) -> None:
@@ -187,6 +219,8 @@ def validate(
         mappings_dir=mappings_dir,
         output=output,
         sheet=_sheet(sheet),
+        header_row=_header_row(header_row, no_header),
+        only_failed=only_failed,
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
@@ -316,6 +350,9 @@ def run(
     mappings_dir: Path | None,
     output: Path | None,
     sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
+    only_failed: bool,
     quiet: bool,
     summary_json: Path | None,
     endpoint: str | None,
@@ -374,6 +411,8 @@ def run(
         mappings_dir=mappings_dir,
         output=output,
         sheet=_sheet(sheet),
+        header_row=_header_row(header_row, no_header),
+        only_failed=only_failed,
         post=post,
         sandbox=sandbox,
         repost=repost,
@@ -706,16 +745,27 @@ def history(run_id: str | None, limit: int, journal: Path | None) -> None:
     help="Where to write the mapping (default: mappings/<input name>.yaml).",
 )
 @click.option("--sheet", help="Excel sheet name or 0-based index (default: first).")
+@_header_options()[0]
+@_header_options()[1]
 @click.option("--force", is_flag=True, help="Overwrite an existing mapping file.")
 @debug_option
-def init_mapping(input_path: Path, output: Path | None, sheet: str | None, force: bool) -> None:
+def init_mapping(
+    input_path: Path,
+    output: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+    no_header: bool,
+    force: bool,
+) -> None:
     """Propose a commented mapping for a spreadsheet, from its headers and values.
 
     Every decision is explained in a comment; open the file, check the lines
     marked REVIEW, set CAPTORRA_ID and CAPTORRA_REFERRER, and run `validate`.
     """
     target = output or Path("mappings") / f"{input_path.stem}.yaml"
-    proposal = propose_mapping(input_path, sheet=_sheet(sheet))
+    proposal = propose_mapping(
+        input_path, sheet=_sheet(sheet), header_row=_header_row(header_row, no_header)
+    )
     write_mapping(target, proposal.text, overwrite=force)
     review = [decision for decision in proposal.decisions if decision.review]
     click.echo(f"Wrote {target}: {len(proposal.decisions)} decisions, {len(review)} to review.")
@@ -824,6 +874,33 @@ def ui(
             "Keep this window open while you use the page: closing it (or Ctrl-C) stops it."
         ),
     )
+
+
+@cli.command("settings")
+@click.option("--captorra-id", help="Save your firm's CaptorraId (digits).")
+@click.option("--referrer", help="Save the Referrer GUID Captorra gave this lead source.")
+@click.option(
+    "--forget-case-types", is_flag=True, help="Forget the case-type GUIDs learnt from mappings."
+)
+@debug_option
+def settings_command(
+    captorra_id: str | None, referrer: str | None, forget_case_types: bool
+) -> None:
+    """Show, or save, the CaptorraId and Referrer used when the environment sets none."""
+    from importer import settings
+
+    saved = settings.update_settings(
+        captorra_id=captorra_id, referrer=referrer, forget_case_types=forget_case_types
+    )
+    if captorra_id is not None or referrer is not None or forget_case_types:
+        click.echo(f"Saved {settings.settings_path()}")
+    used = settings.effective(saved)
+    for label, name in (("CaptorraId", "captorra_id"), ("Referrer", "referrer")):
+        value, source = used[name].value, used[name].source
+        where = {"environment": f" (from {settings.VARIABLES[name]})", "settings": ""}
+        click.echo(f"{label + ':':12} {value + where.get(source, '') if value else 'not set'}")
+    click.echo(f"{'Case types:':12} {len(saved.case_types):,} GUIDs learnt from mappings")
+    click.echo(f"{'File:':12} {settings.settings_path()}")
 
 
 @cli.command()

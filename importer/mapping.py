@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import os
 import re
 import string
 from collections.abc import Mapping as MappingABC
@@ -43,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from importer import settings
 from importer.captorra import (
     FIELD_NAMES,
     FIELDS_BY_NAME,
@@ -72,7 +72,7 @@ def _as_text(value: object) -> object:
 Text = Annotated[str, BeforeValidator(_as_text)]
 TransformName = Literal[
     "upper", "lower", "title", "digits", "phone", "email", "state", "zip", "first_name",
-    "last_name", "guid",
+    "last_name", "guid", "date",
 ]  # fmt: skip
 
 
@@ -86,7 +86,12 @@ class ReadSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sheet: str | int | None = Field(None, description="Excel: sheet name or 0-based index")
-    header_row: int = Field(1, ge=1, description="1-based row holding the headers")
+    header_row: int | None = Field(
+        None,
+        ge=0,
+        description="1-based row holding the headers; 0: the file has none (columns are "
+        "'Column 1', 'Column 2', ...); unset: row 1, or the row below a title",
+    )
     encoding: str = Field("auto", description="CSV: auto or a codec name (cp1252, utf-16, ...)")
     delimiter: str = Field("auto", description="CSV: auto or one character")
 
@@ -343,9 +348,9 @@ def load_mapping(path: Path, *, environ: MappingABC[str, str] | None = None) -> 
     except ValidationError as error:
         raise MappingError(_describe(path, lines, error)) from None
     loaded = LoadedMapping(path, mapping, lines)
-    return LoadedMapping(
-        path, _expand_environment(loaded, os.environ if environ is None else environ), lines
-    )
+    # ${CAPTORRA_ID} and ${CAPTORRA_REFERRER} fall back to the saved settings.
+    environ = settings.environment() if environ is None else environ
+    return LoadedMapping(path, _expand_environment(loaded, environ), lines)
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[object, dict[tuple[str, ...], int]]:
@@ -458,9 +463,11 @@ def _expand_environment(loaded: LoadedMapping, environ: MappingABC[str, str]) ->
         def value_of(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
+                saved = settings.OPTIONS.get(name)
+                store = f"save it (captorra-import settings {saved} ...), " if saved else ""
                 raise MappingError(
                     f"{loaded.where(*key)}: environment variable {name} is not set; "
-                    f"set it (export {name}=...) or write the value in the mapping"
+                    f"{store}set it (export {name}=...) or write the value in the mapping"
                 )
             return environ[name]
 

@@ -7,6 +7,7 @@ them per row in the Captorra field order, e.g.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -94,3 +95,17 @@ def join_nonempty(parts: Sequence[pd.Series], separator: str) -> pd.Series:
         if both.any():
             joined = joined.mask(both, joined[both] + separator + part[both])
     return joined
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def for_log(note: str) -> str:
+    """A reader's note fit for a log line: quoted text from the file (headers) left out.
+
+    In a file without a header row the "headers" are a lead's cells: a log must
+    never hold them. The page and the results show the note in full.
+    """
+    if "header" not in note:  # sheet names, encodings: the file's shape, not its cells
+        return note
+    return _QUOTED.sub("'\u2026'", note)

@@ -36,7 +36,7 @@ from importer.mapping import (
     load_mapping,
     resolve_headers,
 )
-from importer.notes import SEPARATOR, join_nonempty
+from importer.notes import SEPARATOR, for_log, join_nonempty
 from importer.posting import (
     Lead,
     Outcome,
@@ -77,6 +77,8 @@ class ImportJob:
     mappings_dir: Path | None = None  # ...or, per input, the profile that matches it
     output: Path | None = None
     sheet: str | int | None = None
+    header_row: int | None = None  # overrides the mapping's `read: header_row` (0: none)
+    only_failed: bool = False  # a results workbook read again: only rows not posted
     post: PostSettings | None = None  # None: validate only, nothing is sent
     sandbox: bool = False  # post to the in-process sandbox
     journal: Path | None = None
@@ -300,9 +302,13 @@ class _Importer:
         options = loaded.mapping.read.options()
         if self.job.sheet is not None:
             options = type(options)(**{**options.__dict__, "sheet": self.job.sheet})
+        if self.job.header_row is not None:
+            options = type(options)(**{**options.__dict__, "header_row": self.job.header_row})
+        if self.job.only_failed:
+            options = type(options)(**{**options.__dict__, "only_failed": True})
         table = open_table(path, options)
         for note in table.notes:
-            log.warning("%s", note)
+            log.warning("%s", for_log(note))
         headers = resolve_headers(loaded, table.columns, path)
         target = self.job.output or default_results_path(path)
         if self.journal is not None:

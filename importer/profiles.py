@@ -10,6 +10,7 @@ vendor changed their file.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,9 +38,21 @@ def load_profiles(
     return profiles
 
 
-def choose_profile(path: Path, profiles: list[LoadedMapping]) -> LoadedMapping:
-    """The one profile whose `match` rule fits this file; see the module docstring."""
-    headers_by_options: dict[ReadOptions, list[str]] = {}
+def choose_profile(
+    path: Path,
+    profiles: list[LoadedMapping],
+    *,
+    known: Mapping[ReadOptions, list[str]] | None = None,
+) -> LoadedMapping:
+    """The one profile whose `match` rule fits this file; see the module docstring.
+
+    `known` holds headers already read (by read options, `chunk_rows` aside), so the
+    file is not opened again for them.
+    """
+    headers_by_options = {
+        dataclasses.replace(options, chunk_rows=HEADER_SAMPLE_ROWS): headers
+        for options, headers in (known or {}).items()
+    }
     matching: list[LoadedMapping] = []
     reasons: list[str] = []
     for profile in profiles:

@@ -465,6 +465,10 @@ class _InProcessTransport(httpx.AsyncBaseTransport):
         self._answer = answer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # A network transport always awaits I/O; this one could answer every lead
+        # without ever giving the event loop a turn, and a Stop (or any other task
+        # watching the send) would then wait until the last lead was posted.
+        await asyncio.sleep(0)
         outcome: _Outcome | None = _misrouted(request.method, request.url.path)
         if outcome is None:
             outcome = await self._answer(await request.aread())

@@ -9,12 +9,14 @@ Captorra stores just two letters.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import NamedTuple
 
+import dateutil.parser
 import numpy as np
 import pandas as pd
 import phonenumbers
@@ -305,6 +307,58 @@ def guid(values: pd.Series) -> Transformed:
     )
 
 
+# ---------------------------------------------------------------- dates
+
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Two different defaults: a part the text does not give shows up as a difference.
+_DEFAULTS = (dt.datetime(2001, 1, 1), dt.datetime(2002, 2, 2))
+NOT_A_DATE = "not a date; kept as written"
+_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[.]?"
+# The start of a whole date: 1/22/2025, 2025-01-22, 22-Jan-25, Jan 22, 2025 (a weekday
+# may come first). The parser alone takes "0A1B" for a date in time zone B.
+_DATE_SHAPE = re.compile(
+    r"(?:[a-z]+[.]?,?\s+)?"
+    rf"(?:[0-9]{{1,4}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,4}}|[0-9]{{1,2}}[- ]{_MONTH}[- ,]+[0-9]{{2,4}}"
+    rf"|{_MONTH}\s+[0-9]{{1,2}},?\s+[0-9]{{2,4}})(?:[ T][0-9].*)?",
+    re.IGNORECASE,
+)
+
+
+def date(values: pd.Series) -> Transformed:
+    """Any date text (`1/22/2025`, `22-Jan-25`, `January 22, 2025 2:34 PM`) -> `2025-01-22`.
+
+    Read month first, as a US firm writes dates; a text that is not a whole date (no
+    day, or no year) is kept as written, with a warning.
+    """
+    todo = (values != "") & ~values.str.fullmatch(_ISO_DATE)
+    if not todo.any():
+        return Transformed(values)
+    done = per_distinct(values[todo], _iso_date)
+    failed = done == ""
+    result = values.mask(todo & ~failed.reindex(values.index, fill_value=False), done)
+    warnings = None
+    if failed.any():
+        warnings = pd.Series("", index=values.index, dtype="str")
+        warnings[failed[failed].index] = NOT_A_DATE
+    return Transformed(result, None, warnings)
+
+
+def _iso_date(text: str) -> str:
+    """The ISO date of `text`, or "" when it is not a whole date."""
+    if not _DATE_SHAPE.fullmatch(text.strip()):
+        return ""
+    try:
+        first, second = (
+            dateutil.parser.parse(text, default=default, dayfirst=False, ignoretz=True)
+            for default in _DEFAULTS
+        )
+    except (ValueError, OverflowError):
+        return ""
+    if first.date() != second.date():
+        return ""
+    return str(first.date().isoformat())
+
+
 # ---------------------------------------------------------------- names
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "rev"})
@@ -390,5 +444,6 @@ TRANSFORMS: MappingProxyType[str, Transform] = MappingProxyType(
         "first_name": first_name,
         "last_name": last_name,
         "guid": guid,
+        "date": date,
     }
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +34,9 @@ def fetch_the_page(command: Sequence[str], *, env: dict[str, str], cwd: Path) ->
             url = first.removeprefix("Captorra importer page: ").strip()
             answer = httpx.get(url, follow_redirects=True, timeout=60)
             assert answer.status_code == 200
-            assert "Import a spreadsheet of leads" in answer.text
+            # The upload page, or the first-time settings page when no ids are saved yet.
+            assert re.search(r"<h1 id=\"(upload|settings)-title\">", answer.text)
+            assert "· Captorra importer</title>" in answer.text
         finally:
             if sys.platform == "win32":
                 page.terminate()  # Windows cannot send Ctrl-C to one process: close it

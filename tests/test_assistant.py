@@ -267,14 +267,14 @@ def test_values_that_contradict_the_header_leave_it_to_a_person(tmp_path: Path) 
     assert "Email" not in fields  # a `Phone` header is not an email column either
     assert details(fields) == ["Phone"]
     assert (
-        '# "Phone": REVIEW: the header suggests Primary but only 0% of 3 sampled values are US '
+        '# REVIEW "Phone": the header suggests Primary but only 0% of 3 sampled values are US '
         "phones" in comments(proposal.text)
     )
     assert proposal.decisions[-1] == Decision(
         "Details",
         "Phone",
         None,
-        "REVIEW: the header suggests Primary but only 0% of 3 sampled values are US phones",
+        'REVIEW "Phone": the header suggests Primary but only 0% of 3 sampled values are US phones',
         review=True,
     )
 
@@ -414,8 +414,7 @@ def test_a_tie_is_left_as_comments_for_a_person(tmp_path: Path) -> None:
         "  # Primary: {column: Telephone, transform: phone}\n"
     ) in proposal.text
     assert (
-        '      # "Telephone": REVIEW: one of the columns with an equal claim to Primary; see '
-        "there\n"
+        '      # REVIEW "Telephone": one of the columns with an equal claim to Primary; see there\n'
     ) in proposal.text
     assert [decision.review for decision in proposal.decisions if decision.field != "Details"] == [
         False,

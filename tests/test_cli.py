@@ -271,7 +271,7 @@ def test_a_mapping_error_names_file_line_and_key(leads: Path, tmp_path: Path) ->
     assert result.output == (
         f"error: {mapping}, line 7, fields.Primary.transform: unknown transform 'phonee'; "
         "did you mean phone? choose one of upper, lower, title, digits, phone, email, state, "
-        "zip, first_name, last_name, guid\n"
+        "zip, first_name, last_name, guid, date\n"
     )
 
 
@@ -297,8 +297,8 @@ def test_an_unset_environment_variable_stops_before_reading(
     assert result.exit_code == 2
     assert result.output == (
         f"error: {mapping_file}, line 3, fields.CaptorraId.value: environment variable "
-        "CAPTORRA_ID is not set; set it (export CAPTORRA_ID=...) or write the value in the "
-        "mapping\n"
+        "CAPTORRA_ID is not set; save it (captorra-import settings --captorra-id ...), set it "
+        "(export CAPTORRA_ID=...) or write the value in the mapping\n"
     )
 
 

@@ -74,7 +74,7 @@ def error_of(name: str, *, environ: dict[str, str] | None = None) -> str:
 # ---------------------------------------------------------------- mapping errors
 
 TRANSFORM_NAMES = (
-    "upper, lower, title, digits, phone, email, state, zip, first_name, last_name, guid"
+    "upper, lower, title, digits, phone, email, state, zip, first_name, last_name, guid, date"
 )
 
 

@@ -12,6 +12,7 @@ import math
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from httpx_aiohttp import AiohttpTransport
 from importer import sandbox as sandbox_module
 from importer.captorra import ApiError
 from importer.errors import UsageError
-from importer.posting import interpret
+from importer.pipeline import ImportJob, import_files
+from importer.posting import PostSettings, interpret
 from importer.sandbox import (
     SANDBOX_PATH,
     AnswerStyle,
@@ -34,6 +36,7 @@ from importer.sandbox import (
     SandboxConfig,
     running_server,
 )
+from tests.leads import MAPPING, lead_rows, read_sheet, write_csv
 
 REFERRER = "0b8f6c1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b"
 TYPE = "9f8e7d6c-5b4a-4321-9876-fedcba987654"
@@ -513,6 +516,46 @@ def test_serve_runs_until_ctrl_c_and_logs_nothing(http: httpx.Client) -> None:
     assert url.endswith(SANDBOX_PATH)
     assert response.status_code == 200
     assert (process.returncode, out, err) == (0, "stopped\n", "")
+
+
+def test_cancel_stops_a_send_to_the_in_process_sandbox(tmp_path: Path) -> None:
+    """The in-process sandbox answers without waiting: it must still let a Stop through."""
+    rows = 3_000
+    source = write_csv(tmp_path / "leads.csv", lead_rows(rows))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    cancel = threading.Event()
+    posted = 0
+
+    class StopAfter:
+        def file_started(self, path: Path, count: int | None) -> None:
+            pass
+
+        def rows_done(self, status: str, count: int) -> None:
+            nonlocal posted
+            posted += count if status == "posted" else 0
+            if posted >= 50:
+                cancel.set()
+
+        def file_finished(self, report: object) -> None:
+            pass
+
+    job = ImportJob(
+        inputs=(source,),
+        mapping=mapping,
+        output=tmp_path / "results.xlsx",
+        post=PostSettings(endpoint="https://unused.example"),
+        sandbox=True,
+        journal=tmp_path / "journal.sqlite3",
+    )
+    report = import_files(
+        job, observer=StopAfter(), cancel=cancel, environ={"CAPTORRA_ID": "123456"}
+    ).files[0]
+    assert 50 <= report.counts["posted"] < rows
+    assert report.counts["failed"] == rows - report.counts["posted"]
+    assert report.interrupted
+    statuses = [row["Status"] for row in read_sheet(tmp_path / "results.xlsx")]
+    assert statuses.count("posted") == report.counts["posted"]
 
 
 # --- Misbehaviours of real deployments, on demand ---

@@ -178,6 +178,37 @@ def test_guid(written: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # Dates as Excel's number formats show them to a US firm (built-in 14, 15, 22, ...)
+        ("1/22/2025", "2025-01-22"),
+        ("01/22/25", "2025-01-22"),
+        ("22-Jan-25", "2025-01-22"),
+        ("January 22, 2025", "2025-01-22"),
+        ("Wednesday, January 22, 2025", "2025-01-22"),
+        ("1/22/2025 14:34", "2025-01-22"),
+        ("1/22/2025 2:34:25 PM", "2025-01-22"),
+        ("2025-01-22T14:34:25", "2025-01-22"),
+        ("2025-01-22", "2025-01-22"),
+        ("3/4/2025", "2025-03-04"),  # month first, as in the US
+        ("", ""),
+    ],
+)
+def test_date(written: str, expected: str) -> None:
+    result = TRANSFORMS["date"](pd.Series([written], dtype="str"))
+    assert list(result.values) == [expected]
+    assert result.warnings is None
+
+
+@pytest.mark.parametrize("written", ["2025", "January", "45679", "soon", "13/45/2025"])
+def test_a_text_that_is_not_a_whole_date_is_kept_with_a_warning(written: str) -> None:
+    result = TRANSFORMS["date"](pd.Series([written], dtype="str"))
+    assert list(result.values) == [written]
+    assert result.warnings is not None
+    assert list(result.warnings) == ["not a date; kept as written"]
+
+
+@pytest.mark.parametrize(
     ("name", "written", "expected"),
     [
         ("upper", "Main St 1a", "MAIN ST 1A"),
@@ -229,6 +260,7 @@ MESSY = st.one_of(
             *("(215) 555-0134", "2155550134 ext 12", "2.155550134E+9", "7030", "19146.0", "pa"),
             *("Washington D.C.", "Smith, John", "Dr. Maria de la Cruz", "John Q. Smith Jr."),
             *("{3F2B8C1E-5A47-4D9B-9E21-6C0F7A1D2B01}", "1E+99", "0.0", "de la", ", Jr."),
+            *("1/22/2025", "22-Jan-25", "January 22, 2025 2:34 PM", "0001-01-01", "2/29/2023"),
         ]
     ),
 )

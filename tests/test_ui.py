@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import html
+import logging
 import re
+import socket
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
@@ -17,7 +22,8 @@ from importer.journal import Journal
 from importer.mapping import load_mapping
 from importer.posting import PostSettings
 from importer.sandbox import SandboxConfig, running_server
-from importer.ui import UiConfig, create_app
+from importer.settings import Settings, load_settings, settings_path
+from importer.ui import UiConfig, create_app, server
 from importer.ui.checking import split_messages
 from importer.ui.security import cookie_name
 from tests.leads import AUTO_TYPE, MAPPING, REFERRER, lead_rows, read_sheet, write_csv
@@ -54,6 +60,23 @@ class Ui:
         response = self.client.post(f"/f/{upload}/mapping/use", data={"mapping": mapping})
         assert response.status_code == 303, response.text
         return str(response.headers["location"])
+
+    def check(self, upload: str, query: str = "") -> httpx.Response:
+        """The check page once the check is over (it runs in the background)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            response = self.client.get(f"/f/{upload}/check{query}")
+            if 'id="checking"' not in response.text:
+                return response
+            time.sleep(0.05)
+        raise AssertionError("the check did not finish")
+
+    def checked(self, path: Path, mapping: str = "leads.yaml") -> str:
+        """Upload a file, use a saved mapping and wait for the check; the upload's id."""
+        upload = self.upload(path)
+        self.use(upload, mapping)
+        self.check(upload)
+        return upload
 
     def send(self, upload: str) -> dict[str, object]:
         response = self.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
@@ -123,7 +146,7 @@ def leads(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- who may ask
 
 
-def test_without_the_token_every_page_is_refused(ui: Ui) -> None:
+def test_without_the_cookie_every_page_is_refused(ui: Ui) -> None:
     ui.client.cookies.clear()
     for path in ("/", "/static/app.css", "/f/x/check"):
         response = ui.client.get(path)
@@ -134,23 +157,49 @@ def test_without_the_token_every_page_is_refused(ui: Ui) -> None:
     )
 
 
-def test_a_wrong_token_is_refused(ui: Ui) -> None:
+def test_a_wrong_key_or_code_is_refused(ui: Ui) -> None:
     ui.client.cookies.clear()
-    assert ui.client.get("/?token=guess").status_code == 403
+    assert ui.client.get("/?code=guess").status_code == 403
+    assert ui.client.get(f"/?token={TOKEN}").status_code == 403  # the key opens nothing in a URL
     ui.client.cookies.set(cookie_name(PORT), "guess")
     assert ui.client.get("/").status_code == 403
 
 
-def test_the_token_in_the_url_becomes_a_strict_httponly_cookie(ui: Ui) -> None:
+def _code(ui: Ui) -> str:
+    return str(ui.client.app.state.codes.issue())  # type: ignore[attr-defined]
+
+
+def test_a_one_time_code_becomes_a_strict_httponly_cookie_once(ui: Ui) -> None:
     ui.client.cookies.clear()
-    response = ui.client.get(f"/f/abc/check?show=all&token={TOKEN}")
+    code = _code(ui)
+    response = ui.client.get(f"/f/abc/check?show=all&code={code}")
     assert response.status_code == 303
-    assert response.headers["location"] == "/f/abc/check?show=all"  # the token leaves the URL
+    assert response.headers["location"] == "/f/abc/check?show=all"  # the code leaves the URL
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{cookie_name(PORT)}={TOKEN};")
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert ui.client.get("/").status_code == 200
+    # Used once, the code is worthless: in another browser (no cookie) it opens nothing.
+    ui.client.cookies.clear()
+    assert ui.client.get(f"/?code={code}").status_code == 403
+
+
+def test_a_code_from_another_host_name_is_refused_and_not_used_up(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    code = _code(ui)
+    assert ui.client.get(f"/?code={code}", headers={"Host": "evil.example"}).status_code == 400
+    assert ui.client.get(f"/?code={code}").status_code == 303
+
+
+def test_a_double_slash_never_leads_to_another_site(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    response = ui.client.get(f"{BASE}//evil.example/?code={_code(ui)}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/evil.example/"
+    response = ui.client.get(f"{BASE}//evil.example/x")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/evil.example/x"
 
 
 @pytest.mark.parametrize(
@@ -226,8 +275,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -
         )
         assert response.status_code == 413
         assert response.json()["error"] == (
-            "The file is 1 MB; the limit is 0 MB. Split it into smaller files, or import it "
-            "with `captorra-import run`."
+            "The file is 1 MB; the limit is 0 MB. Split it into smaller files."
         )
 
 
@@ -273,9 +321,7 @@ def test_a_file_name_cannot_leave_the_private_folder(ui: Ui, leads: Path) -> Non
 
 def test_the_home_page_lists_recent_runs_from_the_journal(ui: Ui, leads: Path) -> None:
     assert "None yet" in ui.client.get("/").text
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    upload = ui.checked(leads)
     ui.send(upload)
     page = ui.client.get("/").text
     assert "leads.csv" in page
@@ -306,7 +352,7 @@ def test_without_a_profile_the_proposal_is_shown_as_a_form(ui: Ui) -> None:
     # Type: the case types of the file, waiting for their GUIDs.
     for case_type in ("Auto Accident", "Slip and Fall", "Dog Bite"):
         assert f'name="Type.lookup.value" value="{case_type}"' in page
-    assert "${CAPTORRA_ID}" in page
+    assert re.search(r'id="CaptorraId-pick".*?<option value="settings" selected>', page, re.S)
     assert 'value="acme_leads*.xlsx"' in page  # the suggested match rule
 
 
@@ -337,7 +383,7 @@ def _form(**changes: str | list[str]) -> dict[str, str | list[str]]:
     form: dict[str, str | list[str]] = {
         "name": "vendor",
         "use_match": "1",
-        "match": "leads*.csv",
+        "match": "fair*.csv",
         "CaptorraId.pick": "value",
         "CaptorraId.value": "${CAPTORRA_ID}",
         "Referrer.pick": "value",
@@ -382,8 +428,8 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
     assert fields["Details"].format == "labeled"
     assert fields["Keyword"].value == "Spring: *fair* #1"
     assert loaded.mapping.match is not None
-    assert loaded.mapping.match.filename == "leads*.csv"
-    page = ui.client.get(f"/f/{upload}/check").text
+    assert loaded.mapping.match.filename == "fair*.csv"
+    page = ui.check(upload).text
     assert counts(page) == {
         "valid": 5,
         "already_posted": 0,
@@ -398,7 +444,8 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
     [
         ({"name": "../evil"}, "Name: use letters, digits, spaces"),
         ({"name": "leads"}, "a mapping called leads.yaml already exists; choose another name"),
-        ({"First.pick": "none"}, "Captorra requires First but the mapping gives no source for it"),
+        ({"First.pick": "none"}, "First: Captorra needs it; choose its column"),
+        ({"Last.pick": "value", "Last.value": ""}, "Last: write the text to send on every row"),
         ({"Last.pick": "col:Surname"}, "fair.csv has no column 'Surname'"),
         ({"Type.lookup.guid": ["not-a-guid", ""]}, "Type: the GUID for 'Auto Accident' is not"),
         ({"Type.lookup.guid": ["", ""]}, "Type: write the Captorra GUID of at least one"),
@@ -409,6 +456,13 @@ def test_saving_the_form_writes_a_commented_mapping_that_loads(ui: Ui, leads: Pa
             "Address.template: expected '}' before end",
         ),
         ({"CaptorraId.value": "${NO_SUCH_VARIABLE}"}, "environment variable NO_SUCH_VARIABLE"),
+        ({"Address.pick": "value", "Address.value": "a\x00"}, "Address: holds a control"),
+        ({"match": "fair\n*.csv"}, "File name rule: holds a control character"),
+        ({"First.on_overflow": "cut\x00"}, "fields.First.on_overflow: Input should be"),
+        (
+            {"match": "LEADS*.csv"},
+            "leads.yaml is already used automatically for files named like LEADS*.csv",
+        ),
     ],
 )
 def test_a_mapping_with_a_mistake_is_not_saved(
@@ -446,7 +500,7 @@ def test_a_form_that_is_not_url_encoded_is_refused(ui: Ui, leads: Path) -> None:
 def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) -> None:
     upload = ui.upload(ACME)
     assert ui.use(upload, "example.yaml") == f"{BASE}/f/{upload}/check"
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 200
     page = response.text
     assert counts(page) == {
@@ -460,7 +514,7 @@ def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) ->
     # Problem rows first; each message sits in the cell it is about.
     assert 'aria-current="page" class="current">Rows with problems' in page
     first_name = (
-        r'<td class="cell-error">\s*<span class="value">[^<]*</span>\s*'
+        r'<td class="cell-error"[^>]*>\s*<span class="value">[^<]*</span>\s*'
         r'<span class="msg msg-error">First: 53 characters, limit 50</span>'
     )
     assert re.search(first_name, page)
@@ -479,7 +533,7 @@ def test_the_check_workbook_can_be_downloaded(ui: Ui, leads: Path, tmp_path: Pat
     upload = ui.upload(leads)
     ui.use(upload, "leads.yaml")
     assert ui.client.get(f"/f/{upload}/download/check").status_code == 404  # not checked yet
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     response = ui.client.get(f"/f/{upload}/download/check")
     assert response.status_code == 200
     assert response.headers["content-type"] == XLSX
@@ -492,7 +546,7 @@ def test_the_check_workbook_can_be_downloaded(ui: Ui, leads: Path, tmp_path: Pat
 def test_a_mapping_that_does_not_fit_the_file_is_explained(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
     ui.use(upload, "example.yaml")
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 400
     assert "This mapping does not fit the file" in response.text
     assert "leads.csv has no column" in response.text
@@ -501,7 +555,7 @@ def test_a_mapping_that_does_not_fit_the_file_is_explained(ui: Ui, leads: Path) 
 
 def test_the_check_asks_for_a_mapping_first(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
-    response = ui.client.get(f"/f/{upload}/check")
+    response = ui.check(upload)
     assert response.status_code == 303
     assert response.headers["location"] == f"{BASE}/f/{upload}/mapping"
 
@@ -509,11 +563,11 @@ def test_the_check_asks_for_a_mapping_first(ui: Ui, leads: Path) -> None:
 def test_rows_posted_before_are_counted_and_not_sent_again(ui: Ui, leads: Path) -> None:
     first = ui.upload(leads)
     ui.use(first, "leads.yaml")
-    ui.client.get(f"/f/{first}/check")
+    ui.check(first)
     ui.send(first)
     again = ui.upload(leads)
     ui.use(again, "leads.yaml")
-    page = ui.client.get(f"/f/{again}/check").text
+    page = ui.check(again).text
     assert counts(page) == {
         "valid": 0,
         "already_posted": 5,
@@ -523,8 +577,14 @@ def test_rows_posted_before_are_counted_and_not_sent_again(ui: Ui, leads: Path) 
     }
     posted = ui.client.get(f"/f/{again}/check?show=posted").text
     assert re.search(r"IntakeID [0-9a-f-]{36}: posted on \S+ \(run \w+\); not sent again", posted)
-    progress = ui.send(again)
-    assert progress["counts"] == [["already_posted", 5]]
+    # Nothing is new: no "Send 0 leads", and a send is not started.
+    assert "Nothing new to send: every valid row was posted before." in page
+    assert "Send 0" not in page
+    assert 'id="to-send"' not in page
+    refused = ui.client.post(f"/f/{again}/send", data={"confirm": "yes"})
+    assert refused.headers["location"] == f"{BASE}/f/{again}/check"
+    assert ui.client.get(f"/f/{again}/progress").status_code == 404
+    assert "Nothing new to send from" in ui.client.get(f"/f/{again}/send").text
 
 
 # ---------------------------------------------------------------- step 4: send
@@ -534,7 +594,7 @@ def test_the_confirmation_names_the_sandbox(ui: Ui, leads: Path) -> None:
     upload = ui.upload(leads)
     assert ui.client.get(f"/f/{upload}/send").headers["location"].endswith("/check")
     ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     page = ui.client.get(f"/f/{upload}/send").text
     assert 'class="banner banner-sandbox"' in page
     assert "Nothing leaves this computer" in page
@@ -546,9 +606,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
     config = UiConfig(port=PORT, mappings_dir=mappings, endpoint=endpoint)
     for ui in _ui(config):
         leads = write_csv(tmp_path / "leads.csv", lead_rows(2))
-        upload = ui.upload(leads)
-        ui.use(upload, "leads.yaml")
-        ui.client.get(f"/f/{upload}/check")
+        upload = ui.checked(leads)
         page = ui.client.get(f"/f/{upload}/send").text
         assert 'class="banner banner-production"' in page
         assert f"The leads go to <code>{endpoint}</code>" in page
@@ -556,9 +614,7 @@ def test_the_confirmation_names_the_production_endpoint(tmp_path: Path, mappings
 
 
 def test_sending_needs_the_box_ticked(ui: Ui, leads: Path) -> None:
-    upload = ui.upload(leads)
-    ui.use(upload, "leads.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    upload = ui.checked(leads)
     response = ui.client.post(f"/f/{upload}/send", data={"confirm": ""})
     assert response.status_code == 400
     assert "Tick the box to confirm where the leads go." in response.text
@@ -571,7 +627,7 @@ def test_send_shows_progress_then_results_and_the_workbook(
     caplog.set_level("DEBUG")
     upload = ui.upload(ACME)
     ui.use(upload, "example.yaml")
-    ui.client.get(f"/f/{upload}/check")
+    ui.check(upload)
     progress = ui.send(upload)
     assert progress["state"] == "finished"
     assert progress["counts"] == [["posted", 229], ["invalid", 9], ["duplicate", 2]]
@@ -613,9 +669,7 @@ def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> N
         )
         for ui in _ui(config):
             leads = write_csv(tmp_path / "leads.csv", lead_rows(40))
-            upload = ui.upload(leads)
-            ui.use(upload, "leads.yaml")
-            ui.client.get(f"/f/{upload}/check")
+            upload = ui.checked(leads)
             ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
             while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
                 time.sleep(0.02)
@@ -625,7 +679,7 @@ def test_cancel_stops_starting_new_requests(tmp_path: Path, mappings: Path) -> N
             assert found["posted"] == len(sandbox.intakes) < 40
             assert found["failed"] == 40 - found["posted"]
             page = ui.client.get(f"/f/{upload}/results").text
-            assert "Stopped: leads.csv" in page
+            assert re.search(r'id="results-title">Stopped: <span[^>]*>leads.csv</span>', page)
             assert "Sending stopped early: cancelled" in page
 
 
@@ -650,3 +704,341 @@ def test_messages_are_split_per_field() -> None:
         "same lead as row 3 (same ID); not sent",
         "Last: required",
     ]
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_without_settings_the_first_visit_asks_for_them_and_saves_them(
+    ui: Ui, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CAPTORRA_ID")
+    monkeypatch.delenv("CAPTORRA_REFERRER")
+    response = ui.client.get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE}/settings"
+    assert "Welcome: first, your firm's Captorra details" in ui.client.get("/settings").text
+    refused = ui.client.post("/settings", data={"captorra_id": "12a", "referrer": "nope"})
+    assert refused.status_code == 400
+    assert "CaptorraId: digits only, as Captorra shows it (e.g. 123456)" in refused.text
+    assert "Referrer: a GUID has 32 letters a-f and digits" in refused.text
+    assert 'value="12a"' in refused.text  # what was typed stays
+    assert not settings_path().exists()
+    saved = ui.client.post("/settings", data={"captorra_id": " 654321 ", "referrer": REFERRER})
+    assert saved.status_code == 303
+    assert load_settings() == Settings(captorra_id="654321", referrer=REFERRER)
+    assert ui.client.get("/").status_code == 200
+    assert "Saved." in ui.client.get("/settings?saved").text
+
+
+def test_settings_set_by_the_environment_are_named_on_the_settings_page(ui: Ui) -> None:
+    page = ui.client.get("/settings").text
+    assert "This computer is set up to use CaptorraId 123456" in page
+
+
+def test_a_saved_case_type_guid_is_offered_in_the_next_mapping(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads, name="fair.csv")
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=_form()).status_code == 303
+    assert load_settings().case_types == {"auto accident": AUTO_TYPE}
+    other = ui.upload(leads, name="other.csv")
+    page = ui.client.get(f"/f/{other}/mapping").text
+    assert f'aria-label="GUID for Auto Accident" value="{AUTO_TYPE}"' in page.replace(
+        f'value="{AUTO_TYPE}" aria-label="GUID for Auto Accident"',
+        f'aria-label="GUID for Auto Accident" value="{AUTO_TYPE}"',
+    )
+
+
+# ---------------------------------------------------------------- changing a saved mapping
+
+
+def test_change_the_mapping_opens_it_with_its_guids_and_saves_it_back_under_its_name(
+    ui: Ui, leads: Path
+) -> None:
+    upload = ui.upload(leads)
+    old = (ui.config.mappings_dir / "leads.yaml").read_text(encoding="utf-8")
+    page = ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text
+    assert "Change leads.yaml" in page
+    assert f'value="{AUTO_TYPE}"' in page  # the lookup GUIDs
+    assert re.search(r'id="Primary-transform".*?<option value="phone" selected>', page, re.S)
+    assert 'id="match" name="match" value="leads*.csv"' in page  # the match rule
+    changed = _form(name="leads", original="leads.yaml", match="leads*.csv", action="replace")
+    confirm = ui.client.post(f"/f/{upload}/mapping/save", data=changed)
+    assert confirm.status_code == 200
+    assert "Replace leads.yaml?" in confirm.text
+    assert (ui.config.mappings_dir / "leads.yaml").read_text(encoding="utf-8") == old
+    changed["action"] = "replace-confirmed"
+    done = ui.client.post(f"/f/{upload}/mapping/save", data=changed)
+    assert done.status_code == 303, done.text
+    assert (ui.config.mappings_dir / "leads.yaml.bak").read_text(encoding="utf-8") == old
+    loaded = load_mapping(ui.config.mappings_dir / "leads.yaml")
+    assert loaded.mapping.fields["Keyword"].value == "Spring: *fair* #1"
+    assert loaded.mapping.match is not None
+    assert loaded.mapping.match.filename == "leads*.csv"
+    assert sorted(path.name for path in ui.config.mappings_dir.iterdir()) == [
+        "example.yaml",
+        "leads.yaml",
+        "leads.yaml.bak",
+    ]
+
+
+def test_changing_a_mapping_keeps_what_the_form_does_not_show(ui: Ui, leads: Path) -> None:
+    path = ui.config.mappings_dir / "rich.yaml"
+    path.write_text(
+        MAPPING.replace(
+            "First: First Name",
+            "First: {column: First Name, transform: [title, upper], default: Friend}",
+        )
+        + "lead_key: [CaptorraId, ID]\nread: {delimiter: ','}\n",
+        encoding="utf-8",
+    )
+    upload = ui.upload(leads)
+    page = ui.client.get(f"/f/{upload}/mapping?edit=rich.yaml").text
+    data = _page_form(page)
+    data["action"] = "replace-confirmed"
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=data).status_code == 303
+    before = load_mapping(path.with_name("rich.yaml.bak")).mapping
+    after = load_mapping(path).mapping
+    assert after == before
+
+
+def _page_form(page: str) -> dict[str, str | list[str]]:
+    """What the page's mapping form would send unchanged (inputs, checked boxes, selections)."""
+    form = page.split('id="mapping-form"')[1].split("</form>")[0]
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input [^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name is None or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        data.setdefault(html.unescape(name.group(1)), []).append(
+            html.unescape(value.group(1)) if value else ""
+        )
+    for name, body in re.findall(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', body)
+        data[name] = [html.unescape(chosen.group(1)) if chosen else ""]
+    return {name: values if len(values) > 1 else values[0] for name, values in data.items()}
+
+
+def test_save_as_new_refuses_the_name_of_the_mapping_being_changed(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    data = _page_form(ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text)
+    data["action"] = "new"
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=data)
+    assert response.status_code == 400
+    assert "a mapping called leads.yaml already exists" in response.text
+
+
+# ---------------------------------------------------------------- no lost work
+
+
+def test_every_address_a_person_can_land_on_answers_get(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../bad"))  # refused
+    for path in (
+        "/upload",
+        "/settings",
+        f"/f/{upload}/mapping/save",
+        f"/f/{upload}/mapping/use",
+        f"/f/{upload}/mapping/draft",
+        "/settings/connection",
+        f"/f/{upload}/cancel",
+        f"/f/{upload}/send",
+        f"/f/{upload}/run",
+    ):
+        response = ui.client.get(path, follow_redirects=True)
+        assert response.status_code == 200, path
+        assert "Method Not Allowed" not in response.text
+
+
+def test_a_refused_save_is_kept_and_shown_when_the_page_is_opened_again(
+    ui: Ui, leads: Path
+) -> None:
+    upload = ui.upload(leads)
+    ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../bad"))
+    page = ui.client.get(f"/f/{upload}/mapping/save", follow_redirects=True).text
+    assert 'value="../bad"' in page
+    assert 'value="Spring: *fair* #1"' in page
+    fresh = ui.client.get(f"/f/{upload}/mapping?fresh").text
+    assert 'value="../bad"' not in fresh
+
+
+def test_the_form_as_typed_is_kept_for_a_reload(ui: Ui, leads: Path) -> None:
+    upload = ui.upload(leads)
+    kept = ui.client.post(f"/f/{upload}/mapping/draft", data=_form(name="typed so far"))
+    assert kept.json() == {"kept": True}
+    assert 'value="typed so far"' in ui.client.get(f"/f/{upload}/mapping").text
+
+
+# ---------------------------------------------------------------- a way back, feedback
+
+
+def test_the_home_page_links_to_a_finished_send_and_its_workbook(ui: Ui, leads: Path) -> None:
+    upload = ui.checked(leads)
+    ui.send(upload)
+    page = ui.client.get("/").text
+    assert f'href="{BASE}/f/{upload}/results"' in page
+    assert f'href="{BASE}/f/{upload}/download/results"' in page
+    assert "Results can be downloaded here until captorra-import ui is stopped." in page
+
+
+def test_the_check_reports_the_rows_checked_so_far(ui: Ui, leads: Path) -> None:
+    upload = ui.checked(leads)
+    progress = ui.client.get(f"/f/{upload}/check/progress").json()
+    assert progress == {"done": 5, "total": 5, "over": True}
+
+
+def test_a_long_file_name_is_accepted_and_shortened_on_the_page(ui: Ui, leads: Path) -> None:
+    name = "Spring Expo " + "very " * 60 + "long.csv"
+    upload = ui.upload(leads, name=name)
+    stored = ui.client.app.state.workspace.get(upload)  # type: ignore[attr-defined]
+    assert stored.path.suffix == ".csv"
+    assert len(stored.name.encode()) <= 200
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert f'title="{stored.name}">{stored.short_name}</span>' in page
+    assert len(stored.short_name) == 60
+
+
+def test_a_csv_whose_characters_look_wrong_can_be_read_another_way(ui: Ui, tmp_path: Path) -> None:
+    path = tmp_path / "accents.csv"
+    path.write_bytes("First Name,Last Name\nJos\u00e9,N\u00fa\u00f1ez\n".encode("cp1252"))
+    upload = ui.upload(path)
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    assert "Characters look wrong" in page
+    assert "Western European (Windows)" in page
+    page = ui.client.get(f"/f/{upload}/mapping?encoding=cp1250").text
+    assert "N\u00fa\u0144ez" in page  # read as Central European: ñ is ń there
+    page = ui.client.get(f"/f/{upload}/mapping?encoding=cp1252").text
+    assert "N\u00fa\u00f1ez" in page
+
+
+FORBIDDEN = ("${", "match:", "read.", "YAML", "export ")
+
+
+def visible_text(page: str) -> str:
+    """What a person reads: the page without scripts, styles, tags and attributes."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_pages_speak_plain_words(ui: Ui, leads: Path, tmp_path: Path) -> None:
+    pages = [ui.client.get("/").text, ui.client.get("/settings").text]
+    cp1252 = tmp_path / "leads_cp1252.csv"
+    cp1252.write_bytes(
+        leads.read_text(encoding="utf-8").replace("First1", "Jos\u00e9").encode("cp1252")
+    )
+    upload = ui.upload(cp1252)
+    pages.append(ui.client.get(f"/f/{upload}/mapping").text)
+    pages.append(ui.client.get(f"/f/{upload}/mapping?edit=leads.yaml").text)
+    pages.append(ui.client.post(f"/f/{upload}/mapping/save", data=_form(name="../x")).text)
+    ui.use(upload, "leads.yaml")
+    pages.append(ui.check(upload).text)
+    pages.append(ui.client.get(f"/f/{upload}/send").text)
+    ui.send(upload)
+    pages.append(ui.client.get(f"/f/{upload}/results").text)
+    pages.append(ui.client.get("/").text)
+    for page in pages:
+        text = visible_text(page)
+        for word in FORBIDDEN:
+            assert word not in text, (word, text[max(0, text.find(word) - 80) :][:200])
+
+
+def test_a_headerless_file_logs_no_cell_text(
+    ui: Ui, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "no_header.csv"
+    # The first row is taken for headers: a phone and a city that repeat are "headers".
+    rows = ["Ann,Lee,(713) 555-0199,(713) 555-0199,Houston,Houston"] * 2
+    path.write_text("\n".join([rows[0], *rows]) + "\n", encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    upload = ui.upload(path)
+    ui.client.get(f"/f/{upload}/mapping")
+    ui.client.post(
+        f"/f/{upload}/mapping/save",
+        data=_form(**{"First.pick": "col:Ann", "Last.pick": "col:Lee"}),
+    )
+    ui.use(upload, "example.yaml")
+    ui.check(upload)
+    for text in ("Ann", "Lee", "555-0199", "Houston"):
+        assert text not in caplog.text
+
+
+def test_the_browser_is_opened_with_a_one_time_code_and_never_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    opened: list[str] = []
+
+    def browser_that_stays_open(url: str) -> bool:  # as a text-mode $BROWSER does
+        opened.append(url)
+        started.set()
+        release.wait(60)
+        return True
+
+    monkeypatch.setattr(server.webbrowser, "open", browser_that_stays_open)
+    app = create_app(UiConfig(port=PORT, mappings_dir=tmp_path), token=TOKEN, port=PORT)
+    try:
+        server.open_browser(server.page_address(app, f"{BASE}/"))
+        assert started.wait(30)
+        assert not release.is_set()  # open_browser returned while the browser still runs
+    finally:
+        release.set()
+        app.state.workspace.close()
+    assert TOKEN not in opened[0]  # the key is never on a command line
+    assert re.fullmatch(rf"{BASE}/\?code=[\w-]+", opened[0])
+
+
+def test_stopping_the_server_stops_an_in_process_sandbox_send(
+    tmp_path: Path, mappings: Path
+) -> None:
+    """Ctrl-C of `captorra-import ui` closes the app: the send stops, and says how far it got."""
+    rows = 4_000
+    journal = tmp_path / "journal.sqlite3"
+    config = UiConfig(port=PORT, mappings_dir=mappings, journal=journal, sandbox=True)
+    leads = write_csv(tmp_path / "leads.csv", lead_rows(rows))
+    for ui in _ui(config):  # leaving the loop closes the app, as Ctrl-C does
+        upload = ui.checked(leads)
+        ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
+        while not ui.client.get(f"/f/{upload}/progress").json()["counts"]:
+            time.sleep(0.01)
+    store = Journal(journal)
+    try:
+        [run] = store.runs(limit=5)
+    finally:
+        store.close()
+    assert run.exit_code == 3  # some rows to retry: importing the file again sends them
+    assert 0 < run.counts["posted"] < rows
+    assert run.counts["failed"] == rows - run.counts["posted"]
+
+
+def test_the_settings_page_checks_the_connection_to_where_leads_go(ui: Ui) -> None:
+    assert ui.client.get("/settings/connection").headers["location"] == f"{BASE}/settings"
+    page = ui.client.post("/settings/connection").text
+    assert 'id="connection-result">Leads can reach it.</p>' in page
+    assert re.search(r'<li class="step-ok"><strong>[^<]+</strong>: ok', page)
+    assert "step-failed" not in page
+
+
+def test_a_connection_that_fails_names_the_step(tmp_path: Path, mappings: Path) -> None:
+    with socket.socket() as closed:  # a free port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}/api/captorraapi/create"
+    for ui in _ui(UiConfig(port=PORT, mappings_dir=mappings, endpoint=endpoint)):
+        page = ui.client.post("/settings/connection").text
+        assert 'id="connection-result">Leads cannot reach it yet.</p>' in page
+        assert 'class="step-failed"' in page
+
+
+def test_a_mapping_saved_after_choosing_an_encoding_reads_the_file_that_way(
+    ui: Ui, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "leads.csv", lead_rows(2))
+    path.write_bytes(
+        path.read_text(encoding="utf-8").replace("First1", "Jos\u00e9").encode("cp1252")
+    )
+    upload = ui.upload(path, name="fair.csv")
+    ui.client.get(f"/f/{upload}/mapping?encoding=cp1252")
+    assert ui.client.post(f"/f/{upload}/mapping/save", data=_form()).status_code == 303
+    loaded = load_mapping(ui.config.mappings_dir / "vendor.yaml")
+    assert loaded.mapping.read.encoding == "cp1252"
+    assert "Jos\u00e9" in ui.check(upload, "?show=all").text

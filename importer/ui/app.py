@@ -10,7 +10,9 @@ naming the person's file rather than the private folder it is kept in.
 from __future__ import annotations
 
 import contextlib
-import os
+import dataclasses
+import json
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,24 +28,46 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from importer import settings
 from importer.assistant import propose_mapping
 from importer.captorra import PRODUCTION_ENDPOINT
-from importer.errors import ImporterError, InputFileError
+from importer.connection import ConnectionReport, check_connection_async
+from importer.errors import ImporterError, InputFileError, MappingError, UsageError
 from importer.journal import Journal, RunRecord, default_journal_path
 from importer.mapping import LoadedMapping
 from importer.pipeline import SANDBOX_LABEL, ImportJob
 from importer.posting import PostSettings, is_loopback
 from importer.profiles import choose_profile, load_profiles
+from importer.reading import CSV_SUFFIXES
 from importer.ui import mapping_form
-from importer.ui.checking import FILTERS, Check, Filter, run_check, stamp
-from importer.ui.security import Guard
+from importer.ui.checking import FILTERS, Check, Checking, Filter, run_check, stamp
+from importer.ui.security import Guard, OneTimeCodes
 from importer.ui.sending import Run, ordered
-from importer.ui.workspace import ACCEPTED, ColumnInfo, Upload, UploadTooLarge, Workspace
+from importer.ui.workspace import (
+    ACCEPTED,
+    ColumnInfo,
+    Upload,
+    UploadTooLarge,
+    Workspace,
+    plain,
+)
+
+log = logging.getLogger("captorra_importer")
 
 MEGABYTE = 1024 * 1024
 FORM_LIMIT = MEGABYTE  # a mapping form is a few kilobytes
 STEPS = ("Upload", "Mapping", "Check", "Send", "Results")
 RECENT_RUNS = 10
+# What to try when a CSV's characters look wrong, in plain words: (label, codec).
+ENCODINGS = (
+    ("Western European (Windows)", "cp1252"),
+    ("Unicode (UTF-8)", "utf-8"),
+    ("Unicode (UTF-16)", "utf-16"),
+    ("Central European (Windows)", "cp1250"),
+    ("Cyrillic (Windows)", "cp1251"),
+    ("Western European (Mac)", "mac_roman"),
+    ("Western European (DOS)", "cp850"),
+)
 
 
 @dataclass(frozen=True)
@@ -91,15 +115,26 @@ class _Pages:
     def __post_init__(self) -> None:
         add = self._add
         add("/", self.home, "home")
+        add("/settings", self.settings_page, "settings")
+        add("/settings", self.save_settings, "save_settings", methods=["POST"])
+        add("/settings/connection", self.to_settings, "connection_page")
+        add("/settings/connection", self.check_connection, "connection", methods=["POST"])
+        add("/upload", self.to_home, "upload_page")
         add("/upload", self.upload, "upload", methods=["POST"])
         add("/f/{upload}/mapping", self.mapping, "mapping")
+        add("/f/{upload}/mapping/draft", self.to_mapping, "draft_page")
+        add("/f/{upload}/mapping/draft", self.keep_draft, "draft", methods=["POST"])
+        add("/f/{upload}/mapping/use", self.to_mapping, "use_mapping_page")
         add("/f/{upload}/mapping/use", self.use_mapping, "use_mapping", methods=["POST"])
+        add("/f/{upload}/mapping/save", self.to_mapping, "save_mapping_page")
         add("/f/{upload}/mapping/save", self.save_mapping, "save_mapping", methods=["POST"])
         add("/f/{upload}/check", self.check, "check")
+        add("/f/{upload}/check/progress", self.check_progress, "check_progress")
         add("/f/{upload}/send", self.confirm, "confirm")
         add("/f/{upload}/send", self.send, "send", methods=["POST"])
         add("/f/{upload}/run", self.run, "run")
         add("/f/{upload}/progress", self.progress, "progress")
+        add("/f/{upload}/cancel", self.to_run, "cancel_page")
         add("/f/{upload}/cancel", self.cancel, "cancel", methods=["POST"])
         add("/f/{upload}/results", self.results, "results")
         add("/f/{upload}/download/{what}", self.download, "download")
@@ -130,14 +165,20 @@ class _Pages:
         }
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
-    def _gone(self, request: Request) -> Response:
+    def _message(
+        self, request: Request, step: int, status: int, title: str, message: str, **more: Any
+    ) -> Response:
         return self._page(
+            request, "message.html", step, status, title=title, message=plain(message), **more
+        )
+
+    def _gone(self, request: Request) -> Response:
+        return self._message(
             request,
-            "message.html",
             0,
             404,
-            title="This file is no longer here",
-            message="Files are kept only while captorra-import ui runs. Upload it again.",
+            "This file is no longer here",
+            "Files are kept only while captorra-import ui runs. Upload it again.",
         )
 
     def _recent_runs(self) -> tuple[list[RunRecord], str]:
@@ -154,18 +195,110 @@ class _Pages:
             journal.close()
 
     def _saved_mappings(self) -> list[str]:
-        directory = self.config.mappings_dir
-        if not directory.is_dir():
-            return []
-        return sorted(
-            path.name
-            for path in directory.iterdir()
-            if path.suffix.lower() in {".yaml", ".yml"} and not path.name.startswith(".")
+        return mapping_form.saved_names(self.config.mappings_dir)
+
+    def _runs_context(self) -> dict[str, Any]:
+        """This session's sends (running first), for the links back to them."""
+        uploads = [upload for upload in self.workspace if upload.run is not None]
+        sends = [(upload, upload.run.snapshot()) for upload in uploads if upload.run is not None]
+        sends.sort(key=lambda pair: (pair[1].over, -pair[1].seconds))
+        return {"sends": sends, "ordered": ordered}
+
+    # ------------------------------------------------------------ settings
+
+    async def settings_page(self, request: Request) -> Response:
+        try:
+            stored = await run_in_threadpool(settings.load_settings)
+        except UsageError as error:
+            return self._message(request, 0, 500, "The settings cannot be read", str(error))
+        first = not _ready(settings.effective(stored))
+        return self._settings_page(
+            request,
+            stored.captorra_id,
+            stored.referrer,
+            first=first,
+            saved="saved" in request.query_params,
         )
+
+    def _settings_page(
+        self,
+        request: Request,
+        captorra_id: str,
+        referrer: str,
+        *,
+        first: bool = False,
+        saved: bool = False,
+        errors: Mapping[str, str] | None = None,
+        connection: ConnectionReport | None = None,
+    ) -> Response:
+        stored = settings.Settings(captorra_id=captorra_id, referrer=referrer)
+        return self._page(
+            request,
+            "settings.html",
+            0,
+            400 if errors else 200,
+            captorra_id=captorra_id,
+            referrer=referrer,
+            used=settings.effective(stored),
+            first=first,
+            saved=saved,
+            errors=errors or {},
+            connection=connection,
+        )
+
+    async def to_settings(self, request: Request) -> Response:
+        return RedirectResponse(str(request.url_for("settings")), status_code=303)
+
+    async def check_connection(self, request: Request) -> Response:
+        """Every step between this computer and where leads go (`check-connection`)."""
+        post = self.config.post_settings()
+        try:
+            report = await check_connection_async(
+                self.config.endpoint,
+                sandbox=self.config.sandbox,
+                proxy=post.proxy,
+                ca_bundle=post.ca_bundle,
+            )
+        except ImporterError as error:
+            return self._message(request, 0, 400, "The connection cannot be checked", str(error))
+        try:
+            stored = await run_in_threadpool(settings.load_settings)
+        except UsageError as error:
+            return self._message(request, 0, 500, "The settings cannot be read", str(error))
+        return self._settings_page(request, stored.captorra_id, stored.referrer, connection=report)
+
+    async def save_settings(self, request: Request) -> Response:
+        data = await _form(request)
+        if data is None:
+            return _bad_form()
+        captorra_id, referrer = _one(data, "captorra_id").strip(), _one(data, "referrer").strip()
+        errors = {
+            name: problem
+            for name, problem in (
+                ("captorra_id", settings.captorra_id_problem(captorra_id)),
+                ("referrer", settings.referrer_problem(referrer)),
+            )
+            if problem
+        }
+        if errors:
+            return self._settings_page(request, captorra_id, referrer, errors=errors)
+        try:
+            await run_in_threadpool(
+                lambda: settings.update_settings(captorra_id=captorra_id, referrer=referrer)
+            )
+        except UsageError as error:
+            return self._message(request, 0, 500, "The settings were not saved", str(error))
+        return RedirectResponse(str(request.url_for("settings")) + "?saved", status_code=303)
 
     # ------------------------------------------------------------ step 1: upload
 
     async def home(self, request: Request) -> Response:
+        try:
+            used = await run_in_threadpool(settings.effective)
+        except UsageError as error:
+            return self._message(request, 0, 500, "The settings cannot be read", str(error))
+        if not _ready(used):
+            return RedirectResponse(str(request.url_for("settings")), status_code=303)
         runs, problem = await run_in_threadpool(self._recent_runs)
         return self._page(
             request,
@@ -175,8 +308,11 @@ class _Pages:
             runs_problem=problem,
             accepted=ACCEPTED,
             limit_mb=self.config.max_upload_bytes // MEGABYTE,
-            ordered=ordered,
+            **self._runs_context(),
         )
+
+    async def to_home(self, request: Request) -> Response:
+        return RedirectResponse(str(request.url_for("home")), status_code=303)
 
     async def upload(self, request: Request) -> Response:
         limit = self.config.max_upload_bytes
@@ -190,7 +326,7 @@ class _Pages:
         except UploadTooLarge:
             return _too_large(None, limit)
         except InputFileError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
+            return JSONResponse({"error": plain(str(error))}, status_code=400)
         return JSONResponse({"next": str(request.url_for("mapping", upload=upload.id))})
 
     # ------------------------------------------------------------ step 2: mapping
@@ -199,19 +335,52 @@ class _Pages:
         upload = self.workspace.get(request.path_params["upload"])
         if upload is None:
             return self._gone(request)
-        if "sheet" in request.query_params:
-            sheet = request.query_params["sheet"]
+        query = request.query_params
+        if "sheet" in query:
+            sheet = query["sheet"]
             upload.sheet = sheet if sheet in upload.sheets else None
+        if "encoding" in query:
+            known = {codec for _, codec in ENCODINGS}
+            upload.encoding = query["encoding"] if query["encoding"] in known else None
         try:
             columns = await run_in_threadpool(upload.columns)
         except InputFileError as error:
-            return self._page(
-                request, "message.html", 2, 400, title="This file cannot be read",
-                message=upload.friendly(error), upload=upload,
+            return self._message(
+                request, 2, 400, "This file cannot be read", upload.friendly(error),
+                upload=upload, encodings=self._encodings(upload),
+            )  # fmt: skip
+        # "Change it" beside the list of saved mappings sends the list's choice.
+        edit = query.get("edit") or (query.get("mapping", "") if "edit" in query else "")
+        if edit and edit not in self._saved_mappings():
+            return self._message(
+                request, 2, 404, "No such mapping",
+                f"{edit} is not among the saved mappings.", upload=upload,
             )  # fmt: skip
         profile, reason = await run_in_threadpool(self._matching_profile, upload)
-        form = await run_in_threadpool(self._proposal, upload, columns)
+        if "fresh" in query:
+            upload.draft = None
+        try:
+            if edit:
+                form = await run_in_threadpool(
+                    lambda: mapping_form.from_saved(
+                        self.config.mappings_dir / edit, file_name=upload.name
+                    )
+                )
+            elif upload.draft is not None:
+                form = mapping_form.from_submission(upload.draft, file_name=upload.name)
+            else:
+                form = await run_in_threadpool(self._proposal, upload, columns)
+        except MappingError as error:
+            return self._message(
+                request, 2, 400, "This mapping cannot be changed here", upload.friendly(error),
+                upload=upload,
+            )  # fmt: skip
         return self._mapping_page(request, upload, columns, form, profile=profile, reason=reason)
+
+    def _encodings(self, upload: Upload) -> list[tuple[str, str]]:
+        if upload.path.suffix.lower() not in CSV_SUFFIXES:
+            return []
+        return [(label, codec) for label, codec in ENCODINGS if codec != upload.encoding]
 
     def _mapping_page(
         self,
@@ -223,7 +392,12 @@ class _Pages:
         profile: LoadedMapping | None = None,
         reason: str = "",
         error: str = "",
+        confirm_replace: bool = False,
     ) -> Response:
+        try:
+            stored = settings.load_settings()
+        except UsageError:
+            stored = settings.Settings()
         return self._page(
             request,
             "mapping.html",
@@ -234,20 +408,21 @@ class _Pages:
             form=form,
             profile=profile,
             reason=reason,
-            error=error,
+            error=plain(error),
+            confirm_replace=confirm_replace,
             saved=self._saved_mappings(),
             sources=mapping_form.SOURCES,
             transforms=mapping_form.TRANSFORM_HINTS,
-            environment={
-                name: (variable, os.environ.get(variable))
-                for name, variable in mapping_form.ENVIRONMENT.items()
-            },
-            match=form.match or mapping_form.suggest_match(upload.name),
+            used=settings.effective(stored),
+            encodings=self._encodings(upload),
+            match=form.match or ("" if form.original else mapping_form.suggest_match(upload.name)),
             samples={column.header: column.samples for column in columns},
             columns_data={
                 column.header: {"samples": column.samples, "distinct": column.distinct}
                 for column in columns
             },
+            learnt=stored.case_types,
+            as_json=_as_json,
         )
 
     def _matching_profile(self, upload: Upload) -> tuple[LoadedMapping | None, str]:
@@ -255,15 +430,52 @@ class _Pages:
         if not directory.is_dir():
             return None, "there are no saved mappings yet."
         try:
-            return choose_profile(upload.path, load_profiles(directory)), ""
+            profiles = load_profiles(directory)
+        except MappingError as error:
+            if not any(path.suffix.lower() in {".yaml", ".yml"} for path in directory.iterdir()):
+                return None, "there are no saved mappings yet."
+            if "`match:`" in str(error):
+                return None, "no saved mapping is set to be used for files named like this one."
+            return None, upload.friendly(error)
+        try:
+            sample = upload.sample()
+            known = {sample.options: sample.columns}
+            if sample.options.sheet is None and len(upload.sheets) == 1:
+                # A one-sheet workbook: a mapping naming that sheet reads the same headers.
+                known[dataclasses.replace(sample.options, sheet=upload.sheets[0])] = sample.columns
+            return choose_profile(upload.path, profiles, known=known), ""
         except ImporterError as error:
             return None, upload.friendly(error)
 
     def _proposal(self, upload: Upload, columns: list[ColumnInfo]) -> mapping_form.MappingForm:
-        proposal = propose_mapping(upload.path, sheet=upload.sheet)
-        return mapping_form.from_proposal(
-            proposal, columns, upload.folder / "proposal.yaml", file_name=upload.name
+        sample = upload.sample()
+        proposal = propose_mapping(
+            upload.path, sheet=upload.sheet, first_rows=sample.frame, notes=sample.notes
         )
+        return mapping_form.from_proposal(
+            proposal,
+            columns,
+            upload.folder / "proposal.yaml",
+            file_name=upload.name,
+            learnt=settings.load_settings().case_types,
+        )
+
+    async def to_mapping(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        return _see(request, "mapping", upload.id)
+
+    async def keep_draft(self, request: Request) -> Response:
+        """The form as typed so far, kept for this upload: a reload shows it again."""
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return JSONResponse({"error": "no such file"}, status_code=404)
+        data = await _form(request)
+        if data is None:
+            return _bad_form()
+        upload.draft = data
+        return JSONResponse({"kept": True})
 
     async def use_mapping(self, request: Request) -> Response:
         upload = self.workspace.get(request.path_params["upload"])
@@ -274,10 +486,9 @@ class _Pages:
             return _bad_form()
         name = _one(data, "mapping")
         if name not in self._saved_mappings():
-            return self._page(
-                request, "message.html", 2, 400, title="No such mapping",
-                message=f"{name or 'No mapping'} is not in {self.config.mappings_dir}.",
-                upload=upload,
+            return self._message(
+                request, 2, 400, "No such mapping",
+                f"{name or 'No mapping'} is not among the saved mappings.", upload=upload,
             )  # fmt: skip
         upload.mapping = self.config.mappings_dir / name
         return _see(request, "check", upload.id)
@@ -290,29 +501,54 @@ class _Pages:
         if data is None:
             return _bad_form()
         form = mapping_form.from_submission(data, file_name=upload.name)
+        action = _one(data, "action")
+        upload.draft = data  # kept until it is saved: a refused save loses nothing
+        if action == "replace":
+            columns = await run_in_threadpool(upload.columns)
+            return self._mapping_page(request, upload, columns, form, confirm_replace=True)
         try:
             path = await run_in_threadpool(
-                mapping_form.save, form, directory=self.config.mappings_dir, upload=upload
+                lambda: mapping_form.save(
+                    form,
+                    directory=self.config.mappings_dir,
+                    upload=upload,
+                    replace=action == "replace-confirmed",
+                )
             )
         except ImporterError as error:
             columns = await run_in_threadpool(upload.columns)
-            return self._mapping_page(request, upload, columns, form, error=str(error))
+            return self._mapping_page(request, upload, columns, form, error=upload.friendly(error))
+        upload.draft = None
+        learnt = mapping_form.learnt_case_types(form)
+        if learnt:
+            await run_in_threadpool(_learn, learnt)
         upload.mapping = path
         return _see(request, "check", upload.id)
 
     # ------------------------------------------------------------ step 3: check
 
-    def _checked(self, upload: Upload, mapping: Path) -> Check:
+    def _checking(self, upload: Upload, mapping: Path) -> Check | Checking:
+        """The check of the upload with this mapping: done, or running (started if need be)."""
+        made = stamp(upload, mapping)
         with upload.lock:
-            if upload.check is None or upload.check.stamp != stamp(upload, mapping):
-                upload.check = run_check(
-                    upload,
-                    mapping,
-                    journal=self.config.journal_path,
-                    endpoint=self.config.endpoint_label,
-                )
-            checked: Check = upload.check
-            return checked
+            if upload.check is not None and upload.check.stamp == made:
+                return upload.check
+            running = upload.checking
+            if running is None or running.stamp != made:
+                journal, endpoint = self.config.journal_path, self.config.endpoint_label
+
+                def check() -> Check:
+                    return run_check(
+                        upload, mapping, journal=journal, endpoint=endpoint, observer=running
+                    )
+
+                running = Checking(check, stamp=made, start=False)
+                upload.checking = running
+                running.start()
+            if running.over and running.check is not None:
+                upload.check = running.check
+                return running.check
+            return running
 
     async def check(self, request: Request) -> Response:
         upload = self.workspace.get(request.path_params["upload"])
@@ -321,25 +557,41 @@ class _Pages:
         if upload.mapping is None:
             return _see(request, "mapping", upload.id)
         try:
-            checked = await run_in_threadpool(self._checked, upload, upload.mapping)
-        except (ImporterError, OSError) as error:
-            return self._page(
-                request, "message.html", 3, 400, title="This mapping does not fit the file",
-                message=upload.friendly(error), upload=upload, back="mapping",
+            found = await run_in_threadpool(self._checking, upload, upload.mapping)
+        except OSError as error:
+            found = None
+            failure: BaseException | None = error
+        else:
+            failure = found.error if isinstance(found, Checking) and found.over else None
+        if failure is not None or found is None:
+            upload.checking = None
+            return self._message(
+                request, 3, 400, "This mapping does not fit the file", upload.friendly(failure),
+                upload=upload, back="mapping",
             )  # fmt: skip
+        if isinstance(found, Checking):
+            done, total = found.progress()
+            return self._page(request, "checking.html", 3, upload=upload, done=done, total=total)
         shown = request.query_params.get("show", "")
         if shown not in FILTERS:
-            shown = "problems" if checked.matching["problems"] else "all"
+            shown = "problems" if found.matching["problems"] else "all"
         return self._page(
             request,
             "check.html",
             3,
             upload=upload,
-            check=checked,
+            check=found,
             shown=shown,
             filters=FILTERS,
-            rows=checked.rows[_as_filter(shown)],
+            rows=found.rows[_as_filter(shown)],
         )
+
+    async def check_progress(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None or upload.checking is None:
+            return JSONResponse({"error": "no check for this file"}, status_code=404)
+        done, total = upload.checking.progress()
+        return JSONResponse({"done": done, "total": total, "over": upload.checking.over})
 
     # ------------------------------------------------------------ step 4: send
 
@@ -362,7 +614,7 @@ class _Pages:
             return _bad_form()
         if upload.run is not None:
             return _see(request, "run", upload.id)
-        if upload.check is None or upload.mapping is None:
+        if upload.check is None or upload.mapping is None or not upload.check.counts["valid"]:
             return _see(request, "check", upload.id)
         if _one(data, "confirm") != "yes":
             return self._page(
@@ -394,6 +646,12 @@ class _Pages:
         if progress.over:
             return _see(request, "results", upload.id)
         return self._page(request, "run.html", 4, upload=upload, progress=progress)
+
+    async def to_run(self, request: Request) -> Response:
+        upload = self.workspace.get(request.path_params["upload"])
+        if upload is None:
+            return self._gone(request)
+        return _see(request, "run", upload.id)
 
     async def progress(self, request: Request) -> Response:
         upload = self.workspace.get(request.path_params["upload"])
@@ -429,9 +687,9 @@ class _Pages:
             5,
             upload=upload,
             progress=progress,
-            ordered=ordered,
             runs=runs,
             runs_problem=problem,
+            **self._runs_context(),
         )
 
     async def download(self, request: Request) -> Response:
@@ -445,14 +703,30 @@ class _Pages:
         elif what == "check" and upload.check is not None:
             path = upload.check.results
         if path is None or not path.exists():
-            return self._page(
-                request, "message.html", 0, 404, title="Nothing to download yet",
-                message="There is no such workbook for this file yet.", upload=upload,
+            return self._message(
+                request, 0, 404, "Nothing to download yet",
+                "There is no such workbook for this file yet.", upload=upload,
             )  # fmt: skip
         upload.downloaded.add(what)
         stem = upload.path.stem
         name = f"{stem}.results.xlsx" if what == "results" else f"{stem}.check.xlsx"
         return FileResponse(path, filename=name, media_type=_XLSX)
+
+
+def _ready(used: Mapping[str, settings.Effective]) -> bool:
+    return all(entry.value for entry in used.values())
+
+
+def _learn(learnt: Mapping[str, str]) -> None:
+    try:
+        stored = settings.load_settings()
+        settings.save_settings(stored.with_case_types(learnt))
+    except UsageError as error:  # learning is a help, never a reason to stop an import
+        log.warning("case-type GUIDs not remembered: %s", error)
+
+
+def _as_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False) if value else ""
 
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -471,7 +745,7 @@ def _too_large(size: int | None, limit: int) -> Response:
     return JSONResponse(
         {
             "error": f"The file {sent}; the limit is {limit // MEGABYTE:,} MB. Split it into "
-            "smaller files, or import it with `captorra-import run`."
+            "smaller files."
         },
         status_code=413,
     )
@@ -522,7 +796,8 @@ def create_app(config: UiConfig, *, token: str, port: int) -> Starlette:
 
     app = Starlette(routes=pages.routes, lifespan=lifespan)
     app.state.workspace = workspace
-    app.add_middleware(Guard, token=token, port=port)
+    app.state.codes = OneTimeCodes()
+    app.add_middleware(Guard, token=token, port=port, codes=app.state.codes)
     return app
 
 

@@ -9,8 +9,10 @@ field so the page can mark the input cells each one is about.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,15 +20,18 @@ from typing import Literal
 import python_calamine
 
 from importer.captorra import FIELD_NAMES
+from importer.errors import ImporterError
 from importer.journal import Journal
 from importer.lead_key import key_fields, lead_keys
 from importer.mapping import LoadedMapping, apply_mapping, load_mapping, resolve_headers
 from importer.notes import SEPARATOR
-from importer.pipeline import ImportJob, import_files
+from importer.pipeline import FileReport, ImportJob, Observer, import_files
 from importer.posting import Lead, Outcome
 from importer.reading import InputTable, ReadOptions, open_table
 from importer.results import RESULT_COLUMNS, RESULTS_SHEET
 from importer.ui.workspace import Upload, close_chunks
+
+log = logging.getLogger("captorra_importer")
 
 SHOWN_ROWS = 200  # rows per filter in the page; the workbook has them all
 Filter = Literal["all", "problems", "warnings", "posted"]
@@ -88,17 +93,25 @@ def stamp(upload: Upload, mapping: Path) -> tuple[object, ...]:
     return (mapping, mapping.stat().st_mtime_ns, mapping.stat().st_size, upload.sheet)
 
 
-def run_check(upload: Upload, mapping: Path, *, journal: Path, endpoint: str) -> Check:
+def run_check(
+    upload: Upload,
+    mapping: Path,
+    *,
+    journal: Path,
+    endpoint: str,
+    observer: Observer | None = None,
+) -> Check:
     """Validate the upload with the mapping; raises `MappingError` or `InputFileError`.
 
     `endpoint` is the journal's name for where a send would go (the sandbox's label
-    or the URL): rows posted there before are counted `already_posted`.
+    or the URL): rows posted there before are counted `already_posted`. `observer`
+    hears the rows checked so far, as `validate`'s progress bar does.
     """
     made = stamp(upload, mapping)
     output = upload.folder / "check" / f"{upload.path.stem}.check.xlsx"
     output.parent.mkdir(mode=0o700, exist_ok=True)
     job = ImportJob(inputs=(upload.path,), mapping=mapping, output=output, sheet=upload.sheet)
-    report = import_files(job).files[0]
+    report = import_files(job, observer=observer).files[0]
     assert report.results is not None  # one input: its errors raise
     loaded = load_mapping(mapping)
     table = open_table(upload.path, _options(loaded, upload.sheet))
@@ -130,6 +143,65 @@ def run_check(upload: Upload, mapping: Path, *, journal: Path, endpoint: str) ->
         results=report.results,
         notes=tuple(upload.friendly(note) for note in table.notes),
     )
+
+
+class Checking:
+    """One check running in a background thread, with the rows checked so far.
+
+    The page shows the count while it runs (a 200,000-row file takes a while) and
+    the check itself once it is over; it is also the pipeline's Observer.
+    """
+
+    def __init__(
+        self, made: Callable[[], Check], *, stamp: tuple[object, ...], start: bool = True
+    ) -> None:
+        self.stamp = stamp
+        self._made = made
+        self._lock = threading.Lock()
+        self._rows = 0
+        self._total: int | None = None
+        self.check: Check | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="captorra-ui-check", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def over(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def progress(self) -> tuple[int, int | None]:
+        """Rows checked so far, and of how many (None while the reader does not know)."""
+        with self._lock:
+            return self._rows, self._total
+
+    def _run(self) -> None:
+        try:
+            self.check = self._made()
+        except (ImporterError, OSError) as error:
+            self.error = error
+        except Exception as error:  # the page must say something; never a traceback with data
+            log.error("the check stopped on an unexpected %s", type(error).__name__)
+            self.error = error
+
+    # ------------------------------------------------------------ Observer
+
+    def file_started(self, path: Path, rows: int | None) -> None:
+        with self._lock:
+            self._total = rows
+
+    def rows_done(self, status: str, count: int) -> None:
+        with self._lock:
+            self._rows += count
+
+    def file_finished(self, report: FileReport) -> None:
+        pass
 
 
 def posted_rows(

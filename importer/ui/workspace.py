@@ -32,14 +32,35 @@ from importer.reading import (
 )
 
 if TYPE_CHECKING:
-    from importer.ui.checking import Check
+    from importer.ui.checking import Check, Checking
     from importer.ui.sending import Run
 
 SAMPLE_ROWS = 2_000  # rows read for sample values and case types
 SAMPLES_SHOWN = 3
+SHORT_NAME = 60  # characters of a file name shown in headings
+MAX_NAME_BYTES = 200  # leaves room for `.results.xlsx` within a file system's 255
 SAMPLE_CHARS = 40
 MAX_DISTINCT = 30  # a column with more distinct values is not a list of categories
 ACCEPTED = ", ".join(sorted(CSV_SUFFIXES | WORKBOOK_SUFFIXES))
+
+
+# Words of the command line and the mapping file, as a person on the page says them.
+_PLAIN = (
+    (
+        "(set read.encoding to override)",
+        "(if characters look wrong, choose another on the mapping page)",
+    ),
+    ("set read.encoding in the mapping", "choose another character set on the mapping page"),
+    ("read.encoding", "the character set"),
+    ("read.sheet", "the sheet"),
+)
+
+
+def plain(text: str) -> str:
+    """A library message in the page's words (no option or mapping-file key names)."""
+    for technical, said in _PLAIN:
+        text = text.replace(technical, said)
+    return text
 
 
 class UploadTooLarge(Exception):
@@ -55,6 +76,16 @@ class ColumnInfo:
     distinct: list[str] | None  # every distinct value (a case-type column), None when too many
 
 
+@dataclass(frozen=True)
+class Sample:
+    """The first rows of an upload as read with some options: read once, used by every page."""
+
+    options: ReadOptions
+    columns: list[str]
+    frame: pd.DataFrame
+    notes: list[str]
+
+
 @dataclass
 class Upload:
     """One file a person uploaded, and what was done with it so far."""
@@ -64,11 +95,16 @@ class Upload:
     path: Path
     sheets: list[str]  # workbook sheet names; empty for CSV
     sheet: str | None = None  # the sheet chosen on the page; None: as the mapping says
+    encoding: str | None = None  # CSV: the encoding chosen on the page; None: found out
     mapping: Path | None = None  # the mapping chosen or saved for it
     check: Check | None = None
+    checking: Checking | None = None  # the check running now, if one is
+    # What was typed on the mapping page and not saved yet (kept across reloads).
+    draft: dict[str, list[str]] | None = None
     run: Run | None = None
     downloaded: set[str] = field(default_factory=set)  # which workbooks were downloaded
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sample: Sample | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -76,23 +112,50 @@ class Upload:
 
     def headers(self) -> list[str]:
         """The headers of the chosen sheet; raises `InputFileError`."""
-        table = open_table(self.path, ReadOptions(sheet=self.sheet, chunk_rows=1))
-        close_chunks(table)
-        return table.columns
+        return self.sample().columns
 
-    def columns(self) -> list[ColumnInfo]:
-        """The columns of the chosen sheet with sample values; raises `InputFileError`."""
-        table = open_table(self.path, ReadOptions(sheet=self.sheet, chunk_rows=SAMPLE_ROWS))
+    def options(self, *, chunk_rows: int) -> ReadOptions:
+        """How the page reads the file: the sheet and encoding chosen on it."""
+        return ReadOptions(
+            sheet=self.sheet, encoding=self.encoding or "auto", chunk_rows=chunk_rows
+        )
+
+    def sample(self) -> Sample:
+        """The first rows with the sheet and encoding chosen; raises `InputFileError`.
+
+        Read once per choice: opening a workbook reads and checks all of it, and
+        the proposal, the samples and the upload's own check all need the same rows.
+        """
+        options = self.options(chunk_rows=SAMPLE_ROWS)
+        with self.lock:
+            if self._sample is not None and self._sample.options == options:
+                return self._sample
+        table = open_table(self.path, options)
         try:
             chunk = next(table.chunks, None)
         finally:
             close_chunks(table)  # the rest of a large file is never read
         frame = chunk.frame if chunk is not None else pd.DataFrame(columns=table.columns)
-        return [_column_info(header, frame[header]) for header in table.columns]
+        sample = Sample(options, table.columns, frame, table.notes)
+        with self.lock:
+            self._sample = sample
+        return sample
+
+    def columns(self) -> list[ColumnInfo]:
+        """The columns of the chosen sheet with sample values; raises `InputFileError`."""
+        sample = self.sample()
+        return [_column_info(header, sample.frame[header]) for header in sample.columns]
 
     def friendly(self, message: object) -> str:
         """A message (or an error) naming the person's file, not the workspace path."""
-        return str(message).replace(str(self.path), self.name)
+        return plain(str(message).replace(str(self.path), self.name))
+
+    @property
+    def short_name(self) -> str:
+        """The file's name, shortened in the middle for headings and lists."""
+        if len(self.name) <= SHORT_NAME:
+            return self.name
+        return self.name[: SHORT_NAME - 16] + "\u2026" + self.name[-15:]
 
 
 def close_chunks(table: InputTable) -> None:
@@ -122,10 +185,18 @@ def _short(text: str) -> str:
 
 
 def safe_name(raw: str) -> str:
-    """The base name of an uploaded file, safe as a file name; raises `InputFileError`."""
+    """The base name of an uploaded file, safe as a file name; raises `InputFileError`.
+
+    A long name is shortened before its ending (`.xlsx` stays): file systems take
+    255 bytes at most.
+    """
     name = PurePosixPath(raw.replace("\\", "/")).name
-    name = re.sub(r"[^\w.\- ()&+,]+", "_", name).strip(" .")[:120]
-    suffix = PurePosixPath(name).suffix.lower()
+    name = re.sub(r"[^\w.\- ()&+,]+", "_", name).strip(" .")
+    ending = PurePosixPath(name).suffix
+    if len(name.encode()) > MAX_NAME_BYTES:
+        stem = name.removesuffix(ending).encode()[: MAX_NAME_BYTES - len(ending.encode())]
+        name = stem.decode("utf-8", "ignore").rstrip(" .") + ending
+    suffix = ending.lower()
     if not name or suffix not in CSV_SUFFIXES | WORKBOOK_SUFFIXES:
         raise InputFileError(
             f"{name or 'the file'}: is not a spreadsheet this importer reads; choose a "
@@ -178,7 +249,7 @@ class Workspace:
         Raises `InputFileError` (naming the person's file) and forgets the upload.
         """
         try:
-            close_chunks(open_table(upload.path, ReadOptions(chunk_rows=1)))
+            upload.sample()
             if upload.path.suffix.lower() in WORKBOOK_SUFFIXES:
                 upload.sheets = _sheet_names(upload.path)
         except InputFileError as error:

@@ -123,7 +123,7 @@ REFUSED = {
         "is not an Excel workbook (its content is not in Excel's format); export the leads again"
     ),
     "truncated.xlsx": ("is damaged or truncated (not a complete zip archive); export it again"),
-    "encrypted.xlsx": "is password-protected or encrypted; save a copy without a password",
+    "encrypted.xlsx": "is password-protected; save a copy without a password",
     "entity_bomb_workbook.xlsx": (
         "contains XML entity declarations; refusing it as a possible XML bomb"
     ),

@@ -340,6 +340,76 @@ def xls_bytes(*, mini: bool = False) -> bytes:
     return compound_file("Workbook", stream)
 
 
+def encrypted_xls_bytes() -> bytes:
+    """A password-protected .xls: FILEPASS after the BOF, then scrambled records."""
+    stream = _bof(0x0005) + biff_record(0x002F, struct.pack("<HHH", 1, 1, 1) + bytes(48))
+    stream += random_bytes(6000, seed=4)
+    return compound_file("Workbook", stream)
+
+
+def formats_xls_bytes(*, date1904: bool = False) -> bytes:
+    """Cells with a custom FORMAT, built-in formats and error values (BOOLERR, FORMULA)."""
+
+    def xf(number_format: int) -> bytes:
+        return biff_record(0x00E0, struct.pack("<HH", 0, number_format) + bytes(16))
+
+    def number(column: int, style: int, value: float) -> bytes:
+        return biff_record(0x0203, struct.pack("<HHHd", 1, column, style, value))
+
+    money = '"$"#,##0.00'.encode("utf-16-le")
+    head = _bof(0x0005) + biff_record(0x0042, struct.pack("<H", 1200))
+    head += biff_record(0x0022, struct.pack("<H", int(date1904)))
+    head += biff_record(0x041E, struct.pack("<HHB", 164, len(money) // 2, 1) + money)
+    head += xf(0) + xf(164) + xf(10) + xf(14) + xf(3)  # General, $, 0.00%, date, #,##0
+    header = ["Amount", "Share", "Date", "Count", "Lookup", "Ratio"]
+    cells = b"".join(biff_cell(0, c, name) for c, name in enumerate(header))
+    cells += (
+        number(0, 1, 1960.0) + number(1, 2, 0.974) + number(2, 3, 44217.0 if date1904 else 45679.0)
+    )
+    cells += number(3, 4, 167943.0)
+    cells += biff_record(0x0205, struct.pack("<HHHBB", 1, 4, 0, 0x2A, 1))  # #N/A
+    result = struct.pack("<BBBBBBH", 2, 0, 0x07, 0, 0, 0, 0xFFFF)  # a formula's #DIV/0!
+    formula = struct.pack("<HIH", 0, 0, 2) + b"\x1c\x07"  # options, cce, ptgErr #DIV/0!
+    cells += biff_record(0x0006, struct.pack("<HHH", 1, 5, 0) + result + formula)
+    body = _bof(0x0010) + biff_record(0x0200, struct.pack("<IIHHH", 0, 2, 0, 6, 0))
+    body += cells + biff_record(0x000A)
+    name = "Leads".encode("utf-16-le")
+    position = len(head) + 4 + 8 + len(name) + 4
+    sheet = biff_record(0x0085, struct.pack("<IBBBB", position, 0, 0, len(name) // 2, 1) + name)
+    stream = head + sheet + biff_record(0x000A) + body
+    return compound_file("Workbook", stream.ljust(4096, b"\0"))
+
+
+def excel4_bytes() -> bytes:
+    """An Excel 4.0 worksheet: BIFF4 records with no OLE container."""
+    bof = struct.pack("<HHH", 0x0000, 0x0010, 0x0000)
+    label = struct.pack("<HHBBBH", 0, 0, 0, 0, 0, 5) + b"First"
+    return biff_record(0x0409, bof) + biff_record(0x0004, label) + biff_record(0x000A)
+
+
+def excel95_bytes() -> bytes:
+    """An Excel 5.0/95 workbook: BIFF5 (one-byte strings) in an OLE `Book` stream."""
+
+    def bof(kind: int) -> bytes:
+        return biff_record(0x0809, struct.pack("<HHHH", 0x0500, kind, 0x0DBB, 0x07CC))
+
+    def label(row: int, column: int, text: str) -> bytes:
+        encoded = text.encode("cp1252")
+        return biff_record(0x0204, struct.pack("<HHHH", row, column, 0, len(encoded)) + encoded)
+
+    head = bof(0x0005) + biff_record(0x0042, struct.pack("<H", 1252))
+    head += biff_record(0x00E0, struct.pack("<HH", 0, 0) + bytes(12))
+    rows = [["First", "Last"], ["Ann", "Lee"]]
+    cells = b"".join(label(r, c, v) for r, row in enumerate(rows) for c, v in enumerate(row))
+    body = bof(0x0010) + biff_record(0x0200, struct.pack("<HHHHH", 0, 2, 0, 2, 0))
+    body += cells + biff_record(0x000A)
+    name = b"Leads"
+    position = len(head) + 4 + 7 + len(name) + 4
+    sheet = biff_record(0x0085, struct.pack("<IBBB", position, 0, 0, len(name)) + name)
+    stream = head + sheet + biff_record(0x000A) + body
+    return compound_file("Book", stream.ljust(4096, b"\0"))
+
+
 # ---------------------------------------------------------------- .xlsb (BIFF12 in a zip)
 
 
@@ -436,6 +506,26 @@ def ods_row(*values: str, repeat: int = 1, pad: int = 0) -> str:
     return f'<table:table-row table:number-rows-repeated="{repeat}">{cells}</table:table-row>'
 
 
+def encrypted_ods_bytes() -> bytes:
+    """What LibreOffice writes with a password: content.xml scrambled, said in the manifest."""
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml" manifest:size="900">'
+        '<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="AA==">'
+        '<manifest:algorithm manifest:algorithm-name="Blowfish CFB" '
+        'manifest:initialisation-vector="AA=="/></manifest:encryption-data>'
+        "</manifest:file-entry></manifest:manifest>"
+    )
+    return _zip(
+        {
+            "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
+            "content.xml": random_bytes(900, seed=5),
+            "META-INF/manifest.xml": manifest.encode(),
+        }
+    )
+
+
 def ods_bytes(rows: str) -> bytes:
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NAMESPACES} '
@@ -478,6 +568,37 @@ BINARY_FIXTURES: dict[str, Callable[[], bytes]] = {
     "ole_header.xlsx": lambda: bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504),
     # What Excel writes for a password-protected .xlsx: an OLE file, not a zip.
     "encrypted.xlsx": lambda: compound_file("EncryptedPackage", random_bytes(5000, seed=2)),
+    "encrypted.xls": encrypted_xls_bytes,
+    "encrypted.ods": encrypted_ods_bytes,
+    "excel4.xls": excel4_bytes,
+    "formats.xls": formats_xls_bytes,
+    # LibreOffice stores each value's shown text beside it: that text is what is read.
+    "formats.ods": lambda: ods_bytes(
+        ods_row("Amount", "Share", "Date", "Count")
+        + "<table:table-row>"
+        + '<table:table-cell office:value-type="currency" office:currency="USD" '
+        'office:value="1960"><text:p>$1,960.00</text:p></table:table-cell>'
+        + '<table:table-cell office:value-type="percentage" office:value="0.974">'
+        "<text:p>97.4%</text:p></table:table-cell>"
+        + '<table:table-cell office:value-type="date" office:date-value="2025-01-22">'
+        "<text:p>1/22/2025</text:p></table:table-cell>"
+        + '<table:table-cell office:value-type="float" office:value="167943">'
+        "<text:p>167,943</text:p></table:table-cell>"
+        + "</table:table-row>"
+        + ods_row(repeat=1000, pad=4)
+    ),
+    "formats_1904.xls": lambda: formats_xls_bytes(date1904=True),
+    "excel95.xls": excel95_bytes,
+    # CRMs and web apps export text under Excel's names.
+    "csv_named.xls": b"First Name,Last Name,Zip\r\nAnn,Lee,08001\r\nBob,Ray,19103\r\n".__bytes__,
+    "tsv_named.xlsx": b"First Name\tLast Name\tZip\nAnn\tLee\t08001\n".__bytes__,
+    "html_named.xls": (
+        b'<html><head><meta charset="utf-8"></head><body><table border="1">'
+        b"<tr><th>First Name</th><th>Last Name</th><th>Zip</th></tr>"
+        b"<tr><td>Ann</td><td>Lee</td><td>08001</td></tr>"
+        b"<tr><td>Bob &amp; Co</td><td></td><td>19103</td></tr>"
+        b"</table></body></html>"
+    ).__bytes__,
 }
 
 
