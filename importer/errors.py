@@ -3,6 +3,7 @@
     ImporterError                 anything that stops a whole run
     ├── UsageError                options that contradict each other          exit 2
     ├── InputFileError            a spreadsheet that cannot be read            exit 2
+    │   └── NoHeaderRowError      its first row looks like a lead, not names   exit 2
     ├── MappingError              a mapping file that cannot be applied        exit 2
     ├── EndpointError             an endpoint URL the importer refuses         exit 2
     ├── JournalError              the journal cannot be opened or written      exit 2
@@ -40,6 +41,14 @@ class UsageError(ImporterError):
 
 class InputFileError(ImporterError):
     """A spreadsheet that is missing, empty, corrupt, encrypted or not a spreadsheet."""
+
+
+class NoHeaderRowError(InputFileError):
+    """A spreadsheet whose header row looks like a lead: read it with `header_row: 0`.
+
+    Its own class so that the page can read such a file without a header row
+    instead of showing the command line's advice.
+    """
 
 
 class MappingError(ImporterError):

@@ -15,7 +15,7 @@ import xlsxwriter
 from click.testing import CliRunner, Result
 
 from importer.cli import cli
-from importer.errors import InputFileError
+from importer.errors import InputFileError, NoHeaderRowError
 from importer.reading import ReadOptions, open_table
 from importer.reading.sniffing import kind, looks_like_data, title_rows
 from tests.leads import LEAD_HEADER, lead_rows, read_sheet
@@ -121,7 +121,8 @@ def test_a_title_row_is_skipped_when_the_header_row_follows() -> None:
 
 
 def test_a_headerless_csv_is_refused_without_printing_a_value(headerless: Path) -> None:
-    with pytest.raises(InputFileError) as raised:
+    # Its own kind of InputFileError: the page reads such a file without a header row.
+    with pytest.raises(NoHeaderRowError) as raised:
         open_table(headerless)
     assert str(raised.value) == refusal(headerless)
     assert not any(value in str(raised.value) for value in PERSONAL)
@@ -135,7 +136,7 @@ def test_even_a_mapping_that_names_row_1_is_refused(headerless: Path) -> None:
 
 def test_a_headerless_workbook_is_refused(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "leads.xlsx", ROWS)
-    with pytest.raises(InputFileError) as raised:
+    with pytest.raises(NoHeaderRowError) as raised:
         open_table(path)
     assert str(raised.value) == refusal(path, "sheet 'Leads' ")
 

@@ -942,24 +942,132 @@ def test_the_pages_speak_plain_words(ui: Ui, leads: Path, tmp_path: Path) -> Non
             assert word not in text, (word, text[max(0, text.find(word) - 80) :][:200])
 
 
+# A row of a file without a header row: a phone and a city that repeat, as in real exports.
+HEADERLESS_ROW = ("Ann", "Lee", "(713) 555-0199", "(713) 555-0199", "Houston", "Houston")
+CELL_TEXT = ("Ann", "Lee", "555-0199", "Houston")
+
+
+def _headerless(path: Path) -> Path:
+    """Three leads and no header row, as CSV or as a workbook (by the path's ending)."""
+    if path.suffix == ".csv":
+        path.write_text((",".join(HEADERLESS_ROW) + "\n") * 3, encoding="utf-8")
+        return path
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for _ in range(3):
+        sheet.append(HEADERLESS_ROW)
+    workbook.save(path)
+    return path
+
+
+def _headerless_form(**changes: str) -> dict[str, str]:
+    form = {
+        "name": "no_header",
+        "CaptorraId.pick": "settings",
+        "Referrer.pick": "value",
+        "Referrer.value": REFERRER,
+        "First.pick": "col:Column 1",
+        "Last.pick": "col:Column 2",
+    }
+    return form | changes
+
+
+def _hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, name
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize("name", ["no_header.csv", "no_header.xlsx"])
 def test_a_headerless_file_logs_no_cell_text(
+    ui: Ui, tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """Row 1 is a lead: the page reads every row as one, and the mapping says so."""
+    caplog.set_level(logging.DEBUG)
+    upload = ui.upload(_headerless(tmp_path / name))  # not refused
+    page = ui.client.get(f"/f/{upload}/mapping").text
+    text = visible_text(page)
+    assert "This file has no header row" in text
+    assert 'value="col:Column 1"' in page
+    assert 'value="col:Column 6"' in page
+    assert 'value="col:Ann"' not in page  # no lead taken for column names
+    for word in FORBIDDEN:
+        assert word not in text, word
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=_headerless_form())
+    assert response.status_code == 303, response.text
+    saved = ui.config.mappings_dir / "no_header.yaml"
+    loaded = load_mapping(saved)
+    assert loaded.mapping.read.header_row == 0
+    assert loaded.mapping.fields["First"].column == "Column 1"
+    assert not any(cell in saved.read_text(encoding="utf-8") for cell in CELL_TEXT)
+    check = ui.check(upload)
+    assert check.status_code == 200, check.text
+    assert counts(check.text)["total"] == 3  # the first row is a lead too
+    # Changed and saved again, the mapping still reads the file without a header row.
+    page = ui.client.get(f"/f/{upload}/mapping?edit=no_header.yaml").text
+    assert "This file has no header row" in page
+    again = _headerless_form(
+        action="replace-confirmed",
+        original="no_header.yaml",
+        rest=_hidden(page, "rest"),
+        **{"Last.pick": "col:Column 2", "Email.pick": "col:Column 5"},
+    )
+    response = ui.client.post(f"/f/{upload}/mapping/save", data=again)
+    assert response.status_code == 303, response.text
+    changed = load_mapping(saved).mapping
+    assert changed.read.header_row == 0
+    assert changed.fields["Email"].column == "Column 5"
+    assert counts(ui.check(upload).text)["total"] == 3
+    for cell in CELL_TEXT:
+        assert cell not in caplog.text
+
+
+def test_a_headerless_file_named_like_a_saved_mapping_goes_on_in_plain_words(
+    ui: Ui, tmp_path: Path
+) -> None:
+    upload = ui.upload(_headerless(tmp_path / "leads_june.csv"))  # leads.yaml: "leads*.csv"
+    text = visible_text(ui.client.get(f"/f/{upload}/mapping").text)
+    assert "expects a header row, and this file has none" in text
+    for word in (*FORBIDDEN, "header_row", "--no-header"):
+        assert word not in text, word
+
+
+def test_each_sheet_is_read_with_or_without_a_header_row(ui: Ui, tmp_path: Path) -> None:
+    path = tmp_path / "two_sheets.xlsx"
+    workbook = openpyxl.Workbook()
+    headerless = workbook.active
+    assert headerless is not None
+    headerless.title = "Raw"
+    for _ in range(3):
+        headerless.append(HEADERLESS_ROW)
+    named = workbook.create_sheet("Named")
+    named.append(["First Name", "Last Name", "Phone", "Mobile", "City", "Town"])
+    named.append(HEADERLESS_ROW)
+    workbook.save(path)
+    upload = ui.upload(path)
+    assert "This file has no header row" in ui.client.get(f"/f/{upload}/mapping").text
+    page = ui.client.get(f"/f/{upload}/mapping?sheet=Named").text
+    assert "This file has no header row" not in page
+    assert 'value="col:First Name"' in page
+    assert "This file has no header row" in ui.client.get(f"/f/{upload}/mapping?sheet=Raw").text
+
+
+def test_a_mapping_for_files_with_headers_is_refused_in_plain_words(
     ui: Ui, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "no_header.csv"
-    # The first row is taken for headers: a phone and a city that repeat are "headers".
-    rows = ["Ann,Lee,(713) 555-0199,(713) 555-0199,Houston,Houston"] * 2
-    path.write_text("\n".join([rows[0], *rows]) + "\n", encoding="utf-8")
     caplog.set_level(logging.DEBUG)
-    upload = ui.upload(path)
-    ui.client.get(f"/f/{upload}/mapping")
-    ui.client.post(
-        f"/f/{upload}/mapping/save",
-        data=_form(**{"First.pick": "col:Ann", "Last.pick": "col:Lee"}),
-    )
+    upload = ui.upload(_headerless(tmp_path / "no_header.csv"))
     ui.use(upload, "example.yaml")
-    ui.check(upload)
-    for text in ("Ann", "Lee", "555-0199", "Houston"):
-        assert text not in caplog.text
+    page = ui.check(upload)
+    assert page.status_code == 400
+    text = visible_text(page.text)
+    assert "This mapping is for files with a header row" in text
+    assert "Column 1, Column 2" in text
+    for word in (*FORBIDDEN, "header_row", "--no-header"):
+        assert word not in text, word
+    for cell in CELL_TEXT:
+        assert cell not in caplog.text
 
 
 def test_the_browser_is_opened_with_a_one_time_code_and_never_waited_for(

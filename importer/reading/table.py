@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from importer.errors import InputFileError
+from importer.errors import InputFileError, NoHeaderRowError
 from importer.reading.sniffing import looks_like_data, title_rows
 
 EXCEL_MAX_COLUMNS = 16_384
@@ -94,7 +94,7 @@ def make_table(
     # Even a header row the mapping names is checked: a mapping copied from another
     # vendor says `header_row: 1`, and taking a lead for headers loses it silently.
     if header_row and looks_like_data(header, first):
-        raise InputFileError(
+        raise NoHeaderRowError(
             f"{path}: {where}seems to have no header row (row {header_row} looks like a "
             "lead, not column names); if so, add `header_row: 0` under `read:` in the "
             "mapping or use --no-header, and every row is read as a lead"

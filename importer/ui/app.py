@@ -32,7 +32,13 @@ from importer import settings
 from importer.assistant import propose_mapping
 from importer.captorra import PRODUCTION_ENDPOINT
 from importer.connection import ConnectionReport, check_connection_async
-from importer.errors import ImporterError, InputFileError, MappingError, UsageError
+from importer.errors import (
+    ImporterError,
+    InputFileError,
+    MappingError,
+    NoHeaderRowError,
+    UsageError,
+)
 from importer.journal import Journal, RunRecord, default_journal_path
 from importer.mapping import LoadedMapping
 from importer.pipeline import SANDBOX_LABEL, ImportJob
@@ -339,9 +345,11 @@ class _Pages:
         if "sheet" in query:
             sheet = query["sheet"]
             upload.sheet = sheet if sheet in upload.sheets else None
+            upload.header_row = None  # another sheet may have a header row: read it again
         if "encoding" in query:
             known = {codec for _, codec in ENCODINGS}
             upload.encoding = query["encoding"] if query["encoding"] in known else None
+            upload.header_row = None
         try:
             columns = await run_in_threadpool(upload.columns)
         except InputFileError as error:
@@ -444,13 +452,22 @@ class _Pages:
                 # A one-sheet workbook: a mapping naming that sheet reads the same headers.
                 known[dataclasses.replace(sample.options, sheet=upload.sheets[0])] = sample.columns
             return choose_profile(upload.path, profiles, known=known), ""
+        except NoHeaderRowError:
+            return None, (
+                "the saved mapping for files named like this one expects a header row, "
+                "and this file has none."
+            )
         except ImporterError as error:
             return None, upload.friendly(error)
 
     def _proposal(self, upload: Upload, columns: list[ColumnInfo]) -> mapping_form.MappingForm:
         sample = upload.sample()
         proposal = propose_mapping(
-            upload.path, sheet=upload.sheet, first_rows=sample.frame, notes=sample.notes
+            upload.path,
+            sheet=upload.sheet,
+            header_row=upload.header_row,
+            first_rows=sample.frame,
+            notes=sample.notes,
         )
         return mapping_form.from_proposal(
             proposal,
@@ -563,6 +580,16 @@ class _Pages:
             failure: BaseException | None = error
         else:
             failure = found.error if isinstance(found, Checking) and found.over else None
+        if isinstance(failure, NoHeaderRowError):
+            upload.checking = None
+            return self._message(
+                request, 3, 400, "This mapping is for files with a header row",
+                f"{upload.name} has no header row: its first row is a lead like the others. "
+                f"{upload.mapping.name} reads column names from the first row, so it does not "
+                "fit this file. Make a new mapping for it, or change this one, on the mapping "
+                "page: there its columns are shown as Column 1, Column 2, ...",
+                upload=upload, back="mapping",
+            )  # fmt: skip
         if failure is not None or found is None:
             upload.checking = None
             return self._message(

@@ -375,6 +375,7 @@ def render(
     *,
     sheet: str | None,
     encoding: str | None = None,
+    header_row: int | None = None,
     today: date | None = None,
 ) -> str:
     """The mapping file's text, with a comment on every field.
@@ -402,6 +403,10 @@ def render(
         read["sheet"] = sheet
     if encoding is not None:
         read["encoding"] = encoding  # chosen on the page: the characters looked wrong
+    if header_row == 0:
+        # The page read the file without a header row (its columns are "Column 1", ...):
+        # the check, the send and the command line must read it the same way.
+        read["header_row"] = 0
     if read:
         lines += [
             "# how to read the file (the sheet holding the leads, ...)",
@@ -533,7 +538,9 @@ def save(form: MappingForm, *, directory: Path, upload: Upload, replace: bool = 
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / f".{target.name}.tmp"
     try:
-        text = render(form, sheet=upload.sheet, encoding=upload.encoding)
+        text = render(
+            form, sheet=upload.sheet, encoding=upload.encoding, header_row=upload.header_row
+        )
         scratch.write_text(text, encoding="utf-8")
         try:
             resolve_headers(load_mapping(scratch), upload.headers(), upload.path)

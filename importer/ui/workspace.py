@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import python_calamine
 
-from importer.errors import InputFileError
+from importer.errors import InputFileError, NoHeaderRowError
 from importer.reading import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -96,6 +96,9 @@ class Upload:
     sheets: list[str]  # workbook sheet names; empty for CSV
     sheet: str | None = None  # the sheet chosen on the page; None: as the mapping says
     encoding: str | None = None  # CSV: the encoding chosen on the page; None: found out
+    # None: row 1 (or the row below a title); 0: the file has no header row, every row is
+    # a lead and the columns are "Column 1", ... (found when row 1 looks like a lead).
+    header_row: int | None = None
     mapping: Path | None = None  # the mapping chosen or saved for it
     check: Check | None = None
     checking: Checking | None = None  # the check running now, if one is
@@ -117,15 +120,35 @@ class Upload:
     def options(self, *, chunk_rows: int) -> ReadOptions:
         """How the page reads the file: the sheet and encoding chosen on it."""
         return ReadOptions(
-            sheet=self.sheet, encoding=self.encoding or "auto", chunk_rows=chunk_rows
+            sheet=self.sheet,
+            header_row=self.header_row,
+            encoding=self.encoding or "auto",
+            chunk_rows=chunk_rows,
         )
+
+    @property
+    def headerless(self) -> bool:
+        """Whether the page reads the file as having no header row."""
+        return self.header_row == 0
 
     def sample(self) -> Sample:
         """The first rows with the sheet and encoding chosen; raises `InputFileError`.
 
         Read once per choice: opening a workbook reads and checks all of it, and
         the proposal, the samples and the upload's own check all need the same rows.
+        A file whose first row looks like a lead is read without a header row (the
+        command line asks for `--no-header`; a person on the page just goes on), and
+        a mapping saved for it says so.
         """
+        try:
+            return self._sample_once()
+        except NoHeaderRowError:
+            if self.header_row is not None:
+                raise
+            self.header_row = 0
+            return self._sample_once()
+
+    def _sample_once(self) -> Sample:
         options = self.options(chunk_rows=SAMPLE_ROWS)
         with self.lock:
             if self._sample is not None and self._sample.options == options:

@@ -418,11 +418,13 @@ def test_a_headerless_upload_logs_no_cell_text(page: Page, tmp_path: Path) -> No
         page.goto(found.group(1))
         page.set_input_files("#file", headerless)
         page.wait_for_url(re.compile(r"/mapping$"))
-        page.locator("#First-pick").select_option("col:Ann")
-        page.locator("#Last-pick").select_option("col:Lee")
+        expect(page.locator("#no-header-row")).to_contain_text("This file has no header row")
+        page.locator("#First-pick").select_option("col:Column 1")
+        page.locator("#Last-pick").select_option("col:Column 2")
         page.locator("#save-mapping").click()
         page.wait_for_url(re.compile(r"/check$"))
-        expect(page.locator("#count-total")).to_have_text("2", timeout=60_000)
+        # Row 1 is a lead like the others: all three are checked.
+        expect(page.locator("#count-total")).to_have_text("3", timeout=60_000)
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=60)
@@ -430,3 +432,5 @@ def test_a_headerless_upload_logs_no_cell_text(page: Page, tmp_path: Path) -> No
     assert "Captorra importer page:" in printed
     for text in ("Ann", "Lee", "555-0199", "Houston"):
         assert text not in printed
+    [saved] = mappings.glob("*.yaml")
+    assert load_mapping(saved).mapping.read.header_row == 0
