@@ -452,6 +452,9 @@ class _Pools:
 
     notes: Mapping[str, tuple[str, ...]]
     long_notes: tuple[str, ...]
+    # Phones given out so far: two people share one only once an area code's 100
+    # fictional numbers are all taken (the importer takes a shared phone for one person).
+    phones: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, rng: random.Random) -> _Pools:
@@ -570,10 +573,27 @@ def _messy_name(rng: random.Random, name: str) -> str:
     return name
 
 
-def _phone(rng: random.Random, area_codes: Sequence[int]) -> str | int:
+# Each vendor's people get their own half of the fictional numbers, so the two
+# sample files never give two people one phone.
+_ACME_LINES = range(100, 150)
+_LAKESIDE_LINES = range(150, 200)
+
+
+def _phone(
+    rng: random.Random, area_codes: Sequence[int], taken: set[str], lines: range
+) -> str | int:
     area = rng.choice(area_codes)
-    line = rng.randrange(100, 200)  # 555-0100..0199: reserved for fictional use
+    drawn = rng.randrange(100, 200)  # 555-0100..0199: reserved for fictional use
+    # The next free number instead of a taken one, without drawing again: every
+    # other value of the file stays what this seed always gave.
+    line = lines.start + (drawn - 100) % len(lines)
+    for step in range(len(lines)):
+        free = lines.start + (line - lines.start + step) % len(lines)
+        if f"{area}5550{free}" not in taken:
+            line = free
+            break
     digits = f"{area}5550{line}"
+    taken.add(digits)
     roll = rng.random()
     if roll < 0.25:
         return int(digits)  # the vendor's spreadsheet holds it as a number
@@ -688,8 +708,10 @@ def _acme_row(person: _Person, rng: random.Random, pools: _Pools) -> Row:
         "Lead ID": f"AC-{person.lead_number:07d}",
         "First Name": _messy_name(rng, person.first),
         "Last Name": _messy_name(rng, person.last) if person.last else "",
-        "Phone": _phone(rng, person.area_codes),
-        "Alt Phone": _phone(rng, person.area_codes) if rng.random() < 0.25 else "",
+        "Phone": _phone(rng, person.area_codes, pools.phones, _ACME_LINES),
+        "Alt Phone": (
+            _phone(rng, person.area_codes, pools.phones, _ACME_LINES) if rng.random() < 0.25 else ""
+        ),
         "E-mail": _messy_email(rng, person.email) if len(person.email) < 100 else person.email,
         "Street": _street(rng),
         "Unit": rng.choice(_UNITS) if rng.random() < 0.25 else "",
@@ -747,7 +769,7 @@ def _lakeside_row(person: _Person, rng: random.Random, pools: _Pools) -> Row:
     return {
         "Lead #": str(person.lead_number),
         "Full Name": _full_name(rng, person.first, person.last),
-        "Cell Phone": _phone(rng, person.area_codes),
+        "Cell Phone": _phone(rng, person.area_codes, pools.phones, _LAKESIDE_LINES),
         "Email Address": (
             _messy_email(rng, person.email) if len(person.email) < 100 else person.email
         ),

@@ -141,6 +141,9 @@ def import_once(path: Path, *, endpoint: str | None, concurrency: int, tag: str)
         output=WORK / f"post-{tag}.results.xlsx",
         post=post,
         journal=journal if post else None,
+        # Generated files reuse the 50 fictional numbers of each area code: with the
+        # same-contact check on, most rows would be duplicates and never sent.
+        duplicate_window=0,
     )
     timeline = Timeline()
     gc.collect()

@@ -47,6 +47,7 @@ import pandas as pd
 import yaml
 
 from importer.captorra import FIELD_NAMES, FIELDS_BY_NAME
+from importer.contacts import ContactFinder
 from importer.errors import UsageError
 from importer.lead_key import DuplicateFinder
 from importer.mapping import LoadedMapping, json_schema, resolve_headers
@@ -1045,7 +1046,8 @@ def _preview_rows(
     loaded: LoadedMapping, chunk: Chunk, headers: dict[str, str], rows: int
 ) -> tuple[PreviewRow, ...]:
     head = Chunk(chunk.frame.head(rows), chunk.problems.head(rows))
-    checked = check_rows(loaded.mapping, head, headers, DuplicateFinder())
+    contacts = ContactFinder(loaded.mapping.duplicates)
+    checked = check_rows(loaded.mapping, head, headers, DuplicateFinder(), contacts=contacts)
     outcome = checked.outcome
     records = checked.values.to_dict("records")
     return tuple(

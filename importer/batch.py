@@ -47,7 +47,7 @@ from pathlib import Path
 import httpx
 from filelock import FileLock, Timeout
 
-from importer.errors import ExitCode, InputFileError, LockedError, MappingError
+from importer.errors import ExitCode, ImporterError, InputFileError, LockedError, MappingError
 from importer.mapping import LoadedMapping
 from importer.pipeline import (
     FileReport,
@@ -61,6 +61,7 @@ from importer.posting import PostSettings
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
 from importer.results import free_path
+from importer.returns import write_returns
 
 log = logging.getLogger("captorra_importer")
 
@@ -78,6 +79,8 @@ class BatchJob:
     results: Path | None = None  # default: INBOX/results
     sandbox: bool = False
     settle_seconds: float = 60.0
+    duplicate_window: int | None = None  # days; None: each profile's own
+    returns: bool = False  # write a returns report of the run's files to `results_dir`
 
     @property
     def archive_dir(self) -> Path:
@@ -113,10 +116,13 @@ class BatchReport:
     started: datetime
     files: list[BatchFile] = field(default_factory=list)
     ended: datetime | None = None
+    returns: Path | None = None  # the returns report, with `--returns`
+    returns_error: str = ""
 
     @property
     def exit_code(self) -> ExitCode:
-        return worst([file.exit_code for file in self.files])
+        codes = [file.exit_code for file in self.files]
+        return worst([*codes, ExitCode.STOPPED] if self.returns_error else codes)
 
 
 def run_batch(
@@ -142,6 +148,8 @@ def run_batch(
             _log_file(done)
             if done.exit_code is ExitCode.INTERRUPTED or done.outcome == "stopped":
                 break
+        if job.returns:
+            _write_returns(job, report)
     report.ended = datetime.now()
     _log_run(report)
     return report
@@ -211,6 +219,7 @@ def _import_one(
                 post=job.post,
                 sandbox=job.sandbox,
                 journal=job.journal,
+                duplicate_window=job.duplicate_window,
             ),
             transport=transport,
             environ=environ,
@@ -219,6 +228,22 @@ def _import_one(
     except (InputFileError, MappingError) as error:
         return _reject(job, path, str(error))
     return _file_done(job, path, imported)
+
+
+def _write_returns(job: BatchJob, report: BatchReport) -> None:
+    """The returns report of this run's results workbooks, beside them."""
+    results = [file.results for file in report.files if file.results is not None]
+    if not results:
+        log.info("no results workbooks this run: no returns report")
+        return
+    target = _free_name(job.results_dir, f"returns {report.started:%Y-%m-%d}.xlsx")
+    try:
+        report.returns = write_returns(results, target).path
+    except ImporterError as error:
+        report.returns_error = f"returns report not written: {error}"
+        log.error("%s", report.returns_error)
+        return
+    log.info("returns report: %s", report.returns)
 
 
 def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
@@ -348,6 +373,7 @@ def summary_document(report: BatchReport) -> dict[str, object]:
         "started": report.started.isoformat(timespec="seconds"),
         "ended": report.ended.isoformat(timespec="seconds") if report.ended else None,
         "exit_code": int(report.exit_code),
+        "returns": str(report.returns) if report.returns else None,
         "files": [
             {
                 "file": file.name,

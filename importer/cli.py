@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +57,7 @@ from importer.pipeline import (
     rejection_label,
 )
 from importer.posting import OnUnanswered, PostSettings
+from importer.returns import VALID, write_returns
 from importer.sandbox import AnswerStyle
 
 log = logging.getLogger("captorra_importer")
@@ -288,6 +290,13 @@ def _posting_options(command: F) -> F:
                 help="Log every request body (contains personal data: for debugging only).",
             ),
             click.option(
+                "--duplicate-window",
+                type=click.IntRange(0, 36_500),
+                metavar="DAYS",
+                help="A lead with the phone or email of one posted in the last DAYS days is a "
+                "duplicate and is not sent (default: the mapping's duplicates:, else 30; 0: off).",
+            ),
+            click.option(
                 "--max-retry-after",
                 default=300.0,
                 show_default=True,
@@ -340,7 +349,12 @@ def _post_settings(endpoint: str | None, **options: Any) -> PostSettings:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @_input_options
-@click.option("--repost", is_flag=True, help="Send again rows the journal says were posted.")
+@click.option(
+    "--repost",
+    is_flag=True,
+    help="Send again rows the journal says were posted, and rows with the phone or email of "
+    "a lead posted before.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --repost.")
 @click.option("--dry-run", is_flag=True, help="Validate only: exactly `validate`.")
 @_posting_options
@@ -371,6 +385,7 @@ def run(
     on_unanswered: OnUnanswered,
     proxy: str | None,
     ca_bundle: Path | None,
+    duplicate_window: int | None,
 ) -> None:
     """Validate spreadsheets and post every valid row to Captorra.
 
@@ -386,8 +401,8 @@ def run(
             repost
             and not yes
             and not click.confirm(
-                "--repost sends rows that were already posted: Captorra will hold them twice. "
-                "Continue?",
+                "--repost sends rows that were already posted, and rows with the phone or email "
+                "of a lead posted before: Captorra will hold them twice. Continue?",
                 err=True,
             )
         ):
@@ -417,6 +432,7 @@ def run(
         sandbox=sandbox,
         repost=repost,
         journal=journal or default_journal_path(),
+        duplicate_window=duplicate_window,
     )
     _finish(_run_job(job, quiet=quiet), quiet=quiet, summary_json=summary_json)
 
@@ -459,6 +475,12 @@ def run(
     help="Write what became of every file as JSON.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Log nothing but errors.")
+@click.option(
+    "--returns",
+    "write_returns_report",
+    is_flag=True,
+    help="After the run, write a returns report of its files to the results folder.",
+)
 @_posting_options
 @debug_option
 def batch(
@@ -484,6 +506,8 @@ def batch(
     on_unanswered: OnUnanswered,
     proxy: str | None,
     ca_bundle: Path | None,
+    duplicate_window: int | None,
+    write_returns_report: bool,
 ) -> None:
     """Import every spreadsheet dropped in INBOX, unattended (the nightly job).
 
@@ -524,11 +548,68 @@ def batch(
         results=results_dir,
         sandbox=sandbox,
         settle_seconds=settle_seconds,
+        duplicate_window=duplicate_window,
+        returns=write_returns_report,
     )
     report = run_batch(job)
     if summary_json is not None:
         _write_json(summary_json, summary_document(report))
     sys.exit(int(report.exit_code))
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False))
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only workbooks imported on or after this day (YYYY-MM-DD).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only workbooks imported on or before this day (YYYY-MM-DD).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The report workbook (.xlsx; default: returns-<today>.xlsx here).",
+)
+@debug_option
+def returns(
+    results: tuple[Path, ...],
+    since: datetime | None,
+    until: datetime | None,
+    output: Path | None,
+) -> None:
+    """Rows to return to each vendor for credit, from results workbooks (files or folders).
+
+    Writes one workbook: a Summary with each vendor's counts and rates (valid,
+    duplicate, invalid, rejected), and a sheet per vendor with its duplicate,
+    invalid and rejected rows, their reasons and the original columns.
+    """
+    target = output or Path(f"returns-{date.today().isoformat()}.xlsx")
+    report = write_returns(
+        results,
+        target,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+    )
+    table = Table(
+        "vendor", "rows", "valid %", "duplicate %", "invalid %", "rejected %", "to return"
+    )
+    for vendor in report.vendors:
+        table.add_row(
+            vendor.vendor,
+            f"{vendor.rows:,}",
+            f"{vendor.rate(*VALID):.1%}",
+            f"{vendor.rate('duplicate'):.1%}",
+            f"{vendor.rate('invalid'):.1%}",
+            f"{vendor.rate('rejected'):.1%}",
+            f"{len(vendor.returned):,}",
+        )
+    _console().print(table)
+    click.echo(f"Read {report.workbooks} results workbooks. Returns report: {report.path}")
 
 
 @cli.command()

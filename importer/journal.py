@@ -16,6 +16,13 @@ The protocol, per lead:
 3. `answered` commits the outcome as soon as it arrives.
 So a `kill -9` at any instant loses at most the answers of requests in flight,
 and those leads are the only ones that can be repeated, each one flagged.
+
+Per lead it also keeps keyed hashes of its phones and email (`contacts`, never
+the values). In the same transaction that claims a lead, `before_send` refuses
+it as `duplicate` when another lead with one of its identifiers was posted
+within the window, or as `failed` (re-run later) when another live run is
+sending one right now: the same person is never sent twice, even by two runs
+at once (see `contacts.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import secrets
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,11 +41,19 @@ from pathlib import Path
 
 import platformdirs
 
+from importer.contacts import (
+    ClaimRule,
+    EarlierLead,
+    earlier_lead_error,
+    in_flight_error,
+    kinds_text,
+    vendor_name,
+)
 from importer.errors import JournalError
 from importer.lead_key import key_hash
 from importer.posting import Lead, Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -69,6 +84,16 @@ CREATE TABLE IF NOT EXISTS leads (
     PRIMARY KEY (endpoint, key_hash)
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+"""
+# Version 2: the identifiers of each lead, as keyed hashes (same-contact duplicates).
+_CONTACTS = """
+CREATE TABLE IF NOT EXISTS contacts (
+    endpoint TEXT NOT NULL,
+    contact_hash TEXT NOT NULL,    -- keyed hash of "phone=<10 digits>" or "email=<address>"
+    kind TEXT NOT NULL,            -- phone | email
+    key_hash TEXT NOT NULL,        -- the lead (leads.key_hash) that has it
+    PRIMARY KEY (endpoint, contact_hash, key_hash)
+) WITHOUT ROWID;
 """
 
 
@@ -120,13 +145,14 @@ class Journal:
         self.run_id = ""
         self.endpoint = ""
         self.repost = False  # send leads already posted (`--repost`)
+        self.same_contact: ClaimRule | None = None  # the same-contact check, when on
 
     def _create_or_check(self) -> None:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if "meta" not in tables:
             if tables:
                 raise sqlite3.DatabaseError("it is not a captorra-importer journal")
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + _CONTACTS).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute(
@@ -134,6 +160,10 @@ class Journal:
                 (SCHEMA_VERSION, secrets.token_bytes(32)),
             )
         meta = dict(self._db.execute("SELECT name, value FROM meta"))
+        if meta.get("version") == 1:  # a journal from before same-contact duplicates
+            self._db.execute(_CONTACTS)
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'version'", (SCHEMA_VERSION,))
+            meta["version"] = SCHEMA_VERSION
         if meta.get("version") != SCHEMA_VERSION or not isinstance(meta.get("salt"), bytes):
             raise sqlite3.DatabaseError("unknown journal version or missing salt")
         self._salt: bytes = meta["salt"]
@@ -236,14 +266,20 @@ class Journal:
                 (self.endpoint, digest),
             ).fetchone()
             if row is None:
+                if (same := self._same_contact(lead, digest)) is not None:
+                    return same
                 self._db.execute(
                     "INSERT INTO leads (endpoint, key_hash, status, run_id, source_row,"
                     " first_seen, updated) VALUES (?, ?, 'claimed', ?, ?, ?, ?)",
                     (self.endpoint, digest, self.run_id, lead.row, _now(), _now()),
                 )
+                self._record_contacts(lead, digest)
                 return False
             status, intake_id, posted_at, updated, run_id, unanswered = row
             if status in {"posted", "unconfirmed"} and not self.repost:
+                if status == "posted":
+                    # Posted before this journal kept contacts, or with other ones: keep them.
+                    self._record_contacts(lead, digest)
                 return _not_again(lead, status, intake_id, posted_at, updated, run_id)
             if status in {"claimed", "sending"} and run_id != self.run_id and self._alive(run_id):
                 return Outcome(
@@ -251,6 +287,8 @@ class Journal:
                     "failed",
                     error=(f"being sent right now by another run ({run_id}); re-run later"),
                 )
+            if (same := self._same_contact(lead, digest)) is not None:
+                return same
             # A dead run's "sending" is a request that may have arrived without an answer;
             # an unconfirmed answer (sent again only with --repost) may have created it.
             unanswered = bool(unanswered) or status in {"sending", "unconfirmed"}
@@ -259,6 +297,7 @@ class Journal:
                 " updated = ? WHERE endpoint = ? AND key_hash = ?",
                 (self.run_id, lead.row, int(unanswered), _now(), self.endpoint, digest),
             )
+            self._record_contacts(lead, digest)
             return unanswered
 
     def attempting(self, lead: Lead) -> None:
@@ -288,6 +327,84 @@ class Journal:
                 ),
             )
 
+    # ------------------------------------------------------------ contacts (same person)
+
+    def contact_hashes(self, texts: Sequence[str]) -> list[str]:
+        return [key_hash(text, self._salt) for text in texts]
+
+    def key_hashes(self, keys: Sequence[str]) -> list[str]:
+        return [key_hash(key, self._salt) for key in keys]
+
+    def posted_with(self, hashes: Sequence[str], since: str) -> list[EarlierLead]:
+        """Leads posted to this endpoint since `since` holding any of `hashes`: one query."""
+        return [_earlier_lead(row) for row in self._contact_rows(hashes, since, in_flight=False)]
+
+    def posted_keys(self, key_hashes: Sequence[str]) -> set[str]:
+        rows = self._db.execute(
+            "SELECT key_hash FROM leads WHERE endpoint = ? AND status IN ('posted', 'unconfirmed')"
+            " AND key_hash IN (SELECT value FROM json_each(?))",
+            (self.endpoint, json.dumps(list(key_hashes))),
+        )
+        return {str(digest) for (digest,) in rows}
+
+    def _contact_rows(
+        self, hashes: Sequence[str], since: str, *, in_flight: bool
+    ) -> list[tuple[str, ...]]:
+        # One JSON parameter instead of one per hash: a chunk has more hashes than
+        # SQLite allows parameters.
+        return self._db.execute(
+            "SELECT c.contact_hash, c.kind, c.key_hash, l.status, COALESCE(l.posted_at, l.updated),"
+            " COALESCE(l.intake_id, ''), l.run_id, COALESCE(r.mapping, '')"
+            " FROM contacts c JOIN leads l ON l.endpoint = c.endpoint AND l.key_hash = c.key_hash"
+            " LEFT JOIN runs r ON r.run_id = l.run_id"
+            " WHERE c.endpoint = ? AND c.contact_hash IN (SELECT value FROM json_each(?))"
+            " AND ((l.status IN ('posted', 'unconfirmed')"
+            "       AND COALESCE(l.posted_at, l.updated) >= ?)"
+            "      OR (? AND l.status IN ('claimed', 'sending')))"
+            " ORDER BY COALESCE(l.posted_at, l.updated), c.key_hash",
+            (self.endpoint, json.dumps(list(hashes)), since, int(in_flight)),
+        ).fetchall()
+
+    def _same_contact(self, lead: Lead, digest: str) -> Outcome | None:
+        """Inside `before_send`'s transaction: another lead of the same person, if any."""
+        rule = self.same_contact
+        if rule is None or self.repost:
+            return None
+        hashes = [value for kind, value in lead.contacts if kind in rule.kinds]
+        if not hashes:
+            return None
+        others = [
+            row
+            for row in self._contact_rows(hashes, rule.since, in_flight=True)
+            if row[2] != digest
+        ]
+        posted = [row for row in others if row[3] in {"posted", "unconfirmed"}]
+        if posted:
+            lead_hash = posted[0][2]
+            earlier = _earlier_lead(posted[0])
+            kinds = kinds_text([row[1] for row in posted if row[2] == lead_hash])
+            return Outcome(
+                lead.row,
+                "duplicate",
+                error=earlier_lead_error(
+                    kinds, earlier.posted_at, earlier.vendor, earlier.intake_id, earlier.confirmed
+                ),
+            )
+        for row in others:
+            run_id = row[6]
+            if run_id != self.run_id and not self._alive(run_id):
+                continue  # a dead run's claim: that lead was not posted
+            kinds = kinds_text([other[1] for other in others if other[2] == row[2]])
+            return Outcome(lead.row, "failed", error=in_flight_error(kinds, run_id))
+        return None
+
+    def _record_contacts(self, lead: Lead, digest: str) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO contacts (endpoint, contact_hash, kind, key_hash)"
+            " VALUES (?, ?, ?, ?)",
+            [(self.endpoint, value, kind, digest) for kind, value in lead.contacts],
+        )
+
     def _alive(self, run_id: str) -> bool:
         row = self._db.execute(
             "SELECT host, pid, ended FROM runs WHERE run_id = ?", (run_id,)
@@ -305,6 +422,14 @@ def _process_exists(pid: int) -> bool:
     import psutil
 
     return psutil.pid_exists(pid)
+
+
+def _earlier_lead(row: tuple[str, ...]) -> EarlierLead:
+    contact_hash, kind, digest, status, posted_at, intake_id, _, mapping = row
+    vendor = vendor_name(mapping) if mapping else "?"
+    return EarlierLead(
+        contact_hash, kind, digest, posted_at, intake_id, vendor, confirmed=status == "posted"
+    )
 
 
 def _not_again(

@@ -234,6 +234,36 @@ class MatchRule(BaseModel):
     headers: list[Text] | None = Field(None, description="headers the file must have")
 
 
+ContactKind = Literal["phone", "email"]
+
+
+def _phone_and_email() -> list[ContactKind]:
+    return ["phone", "email"]
+
+
+class DuplicateRule(BaseModel):
+    """When two leads are the same person (`duplicates:`): same phone or email, recently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    match: list[ContactKind] = Field(
+        default_factory=_phone_and_email,
+        description="what makes two leads the same person: phone (Primary or Secondary, "
+        "10 digits) and/or email (case and outer spaces ignored); [] turns the check off",
+    )
+    window_days: int = Field(
+        30,
+        ge=0,
+        le=36_500,
+        description="a lead matching one posted in the last this many days is a duplicate "
+        "and is not sent; 0 turns the check off",
+    )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.match) and self.window_days > 0
+
+
 class Mapping(BaseModel):
     """A whole mapping file (version 1)."""
 
@@ -247,6 +277,11 @@ class Mapping(BaseModel):
     )
     lead_key: list[FieldName] | None = Field(
         None, description="the Captorra fields that identify a lead (duplicates, re-runs)"
+    )
+    duplicates: DuplicateRule = Field(
+        DuplicateRule(),
+        description="the same person in another lead, in this file or posted within the "
+        "window: duplicate, not sent",
     )
 
     @field_validator("fields")

@@ -25,6 +25,7 @@ from typing import Protocol
 import httpx
 import pandas as pd
 
+from importer.contacts import ContactFinder, effective_rule, vendor_name
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
 from importer.interrupts import first_ctrl_c_calls
 from importer.journal import Journal
@@ -82,7 +83,11 @@ class ImportJob:
     post: PostSettings | None = None  # None: validate only, nothing is sent
     sandbox: bool = False  # post to the in-process sandbox
     journal: Path | None = None
-    repost: bool = False
+    repost: bool = False  # send rows already posted, and rows matching earlier leads' contacts
+    duplicate_window: int | None = None  # days; None: each mapping's own (default 30), 0: off
+    now: datetime | None = None  # when the duplicate window ends (default: the time of the run)
+    # Validate only: also find rows matching leads the journal says were posted here.
+    posted_to: str | None = None
 
 
 @dataclass
@@ -93,6 +98,7 @@ class FileReport:
     started: datetime = field(default_factory=datetime.now)
     ended: datetime | None = None
     mapping: Path | None = None
+    id_column: str = ""  # the input column holding the vendor's own lead ID, if one does
     error: str = ""  # why the file could not be imported at all
     stopped: str = ""  # why sending stopped early
     stop_kind: StopKind | None = None
@@ -206,6 +212,7 @@ class _Importer:
         self.poster: Poster | None = None
         self.journal: Journal | None = None
         self.interrupted = False
+        self.history: Journal | None = None  # where earlier leads' contacts are looked up
         self.rejections: Counter[tuple[str, str]] = Counter()  # of the file being imported
 
     async def run_all(
@@ -213,8 +220,13 @@ class _Importer:
     ) -> RunReport:
         reports: list[FileReport] = []
         if self.job.post is None:
-            for path in self.job.inputs:
-                reports.append(await self.import_file(path))
+            self.history = self._read_only_history()
+            try:
+                for path in self.job.inputs:
+                    reports.append(await self.import_file(path))
+            finally:
+                if self.history is not None:
+                    self.history.close()
             return RunReport(self.endpoint, reports)
         settings = self.job.post
         if self.job.sandbox:
@@ -224,6 +236,7 @@ class _Importer:
         # The journal keeps posts per endpoint: sandbox posts must never hide real ones.
         self.endpoint = SANDBOX_LABEL if self.job.sandbox else settings.endpoint
         self.journal = Journal(self.job.journal) if self.job.journal else None
+        self.history = self.journal
         try:
             async with make_client(settings, transport) as client:
                 self.poster = Poster(
@@ -239,6 +252,15 @@ class _Importer:
             if self.journal is not None:
                 self.journal.close()
         return RunReport(self.endpoint, reports)
+
+    def _read_only_history(self) -> Journal | None:
+        """For a check without sending: the journal, if there is one to look in."""
+        journal = self.job.journal
+        if self.job.posted_to is None or journal is None or not journal.exists():
+            return None
+        history = Journal(journal)
+        history.endpoint = self.job.posted_to
+        return history
 
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
@@ -310,6 +332,9 @@ class _Importer:
         for note in table.notes:
             log.warning("%s", for_log(note))
         headers = resolve_headers(loaded, table.columns, path)
+        id_spec = loaded.mapping.fields.get("ID")
+        if id_spec is not None and id_spec.column is not None:
+            report.id_column = headers[id_spec.column]
         target = self.job.output or default_results_path(path)
         if self.journal is not None:
             self.journal.start_run(
@@ -324,11 +349,19 @@ class _Importer:
         if self.poster is not None:
             self.poster.start_file()
         duplicates = DuplicateFinder()
+        contacts = ContactFinder(
+            effective_rule(loaded.mapping.duplicates, self.job.duplicate_window),
+            self.history,
+            repost=self.job.repost,
+            now=self.job.now,
+        )
+        if self.journal is not None:
+            self.journal.same_contact = contacts.claim
         with ResultsWriter(
             target, input_columns=table.columns, protected=self.job.inputs
         ) as writer:
             for chunk in table.chunks:
-                outcome = await self._process(loaded.mapping, chunk, headers, duplicates)
+                outcome = await self._process(loaded.mapping, chunk, headers, duplicates, contacts)
                 report.counts.update(Counter(outcome["Status"].tolist()))
                 writer.append(pd.concat([chunk.frame, outcome], axis=1))
                 del chunk, outcome  # free them before the reader builds the next chunk
@@ -349,25 +382,33 @@ class _Importer:
         chunk: Chunk,
         headers: MappingABC[str, str],
         duplicates: DuplicateFinder,
+        contacts: ContactFinder,
     ) -> pd.DataFrame:
         """The outcome columns (Source Row, Status, IntakeID, Error, Warnings) of one chunk."""
-        checked = check_rows(mapping, chunk, headers, duplicates)
+        checked = check_rows(mapping, chunk, headers, duplicates, contacts=contacts)
         outcome = checked.outcome
         for name, count in outcome["Status"].value_counts().items():
             if name != "valid" or self.poster is None:
                 self.observer.rows_done(str(name), int(count))
         if self.poster is not None:
-            await self._send(checked.values, checked.keys, outcome)
+            await self._send(checked, outcome)
         return outcome
 
-    async def _send(self, values: pd.DataFrame, keys: pd.Series, outcome: pd.DataFrame) -> None:
+    async def _send(self, checked: CheckedRows, outcome: pd.DataFrame) -> None:
         assert self.poster is not None
+        values, keys = checked.values, checked.keys
         ready = outcome["Status"] == "valid"
         rows = values.index[ready].tolist()
         records = values[ready].to_dict("records")
+        contacts = checked.contacts.reindex(rows).tolist() if checked.contacts is not None else None
         leads = [
-            Lead(row, {str(name): text for name, text in record.items() if text}, keys[row])
-            for row, record in zip(rows, records, strict=True)
+            Lead(
+                row,
+                {str(name): text for name, text in record.items() if text},
+                keys[row],
+                contacts[position] if contacts is not None else (),
+            )
+            for position, (row, record) in enumerate(zip(rows, records, strict=True))
         ]
         results = await self.poster.post_all(leads)
         if not results:
@@ -395,6 +436,8 @@ class _Importer:
         summary |= {
             "Input file": str(path),
             "Mapping file": str(report.mapping),
+            "Vendor": vendor_name(report.mapping) if report.mapping else "",
+            "Vendor lead ID column": report.id_column,
             "Endpoint": self.endpoint,
             "Started": report.started.isoformat(sep=" ", timespec="seconds"),
             "Ended": ended.isoformat(sep=" ", timespec="seconds"),
@@ -414,6 +457,7 @@ class CheckedRows:
     outcome: pd.DataFrame  # Source Row, Status (valid/invalid/duplicate), IntakeID, Error, Warnings
     values: pd.DataFrame  # the mapped Captorra fields, as text
     keys: pd.Series  # the lead key of every row
+    contacts: pd.Series | None = None  # valid rows: (kind, keyed hash) of phones and email
 
 
 def check_rows(
@@ -421,8 +465,15 @@ def check_rows(
     chunk: Chunk,
     headers: MappingABC[str, str],
     duplicates: DuplicateFinder,
+    *,
+    contacts: ContactFinder | None = None,
 ) -> CheckedRows:
-    """Map and validate one chunk; a lead seen earlier in the file is a duplicate."""
+    """Map and validate one chunk; a lead seen earlier in the file is a duplicate.
+
+    With `contacts`, so is a lead with the phone or email of an earlier row or
+    of a lead posted within the window (see `contacts.py`); its hashes of every
+    valid row are returned for the journal.
+    """
     mapped = apply_mapping(mapping, chunk.frame, headers)
     mapped.notes.error(None, chunk.problems)
     validate(mapping, mapped)
@@ -438,6 +489,13 @@ def check_rows(
         + repeated.astype("str")
         + f" (same {', '.join(key_fields(mapping))}); not sent"
     )
+    same_person = None
+    if contacts is not None:
+        ready = status == "valid"
+        found = contacts.check(mapped.values[ready], keys[ready])
+        status[found.errors.index] = "duplicate"
+        errors[found.errors.index] = found.errors
+        same_person = found.hashes
     outcome = pd.DataFrame(
         {
             "Source Row": index.to_numpy(),
@@ -448,7 +506,7 @@ def check_rows(
         },
         index=index,
     )
-    return CheckedRows(outcome, mapped.values, keys)
+    return CheckedRows(outcome, mapped.values, keys, same_person)
 
 
 def rejection_groups(report: FileReport) -> list[dict[str, str | int | None]]:

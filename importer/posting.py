@@ -68,7 +68,7 @@ from importer.errors import EndpointError, JournalError, UsageError
 
 log = logging.getLogger("captorra_importer")
 
-Status = Literal["posted", "rejected", "failed", "already_posted", "unconfirmed"]
+Status = Literal["posted", "rejected", "failed", "already_posted", "unconfirmed", "duplicate"]
 OnUnanswered = Literal["resend", "hold"]
 RESENT_WARNING = "sent again after an unanswered attempt; check Captorra for a duplicate"
 NO_INTAKE_ID_WARNING = "Captorra confirmed the lead but returned no IntakeID"
@@ -106,6 +106,7 @@ class Lead:
     row: int
     payload: dict[str, str]
     key: str  # the lead key (see lead_key.py); never logged
+    contacts: tuple[tuple[str, str], ...] = ()  # (kind, keyed hash) of its phones and email
 
 
 @dataclass

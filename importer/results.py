@@ -154,7 +154,26 @@ def results_header(input_columns: Sequence[str]) -> tuple[str, ...]:
     return (*names, *RESULT_COLUMNS)
 
 
-class ResultsWriter:
+class _DiscardedUnlessFinished:
+    """`with writer:` publishes nothing unless `finish()` was called in the block."""
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Only finish() publishes: leaving the block any other way discards the file.
+        self.abort()
+
+
+class ResultsWriter(_DiscardedUnlessFinished):
     """Writes the results file chunk by chunk; nothing is visible until `finish()`.
 
     `append` takes a DataFrame whose columns are `input_columns + RESULT_COLUMNS`
@@ -246,18 +265,6 @@ class ResultsWriter:
             self._sink.discard()
         finally:
             self._temp.unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # Only finish() publishes: leaving the block any other way discards the file.
-        self.abort()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -569,3 +576,78 @@ def _fsync(path: Path) -> None:
 def _cannot_write(path: Path, err: BaseException) -> UsageError:
     reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
     return UsageError(f"cannot write results file {path}: {reason}")
+
+
+class TextWorkbook(_DiscardedUnlessFinished):
+    """A workbook of plain sheets (a report), with the results workbook's guarantees.
+
+    Written atomically (a temp file beside the target, fsynced and renamed by
+    `finish()`; anything else leaves an existing target untouched), private to
+    the user, never over an input, and text cells are only ever text (no
+    formulas, numbers or links; `_fit` for the XML and the cell limit).
+    """
+
+    def __init__(self, path: Path, *, protected: Iterable[Path] = ()) -> None:
+        path = Path(path)
+        if path.suffix.lower() != ".xlsx":
+            raise UsageError(f"report file must end in .xlsx: {path}")
+        _refuse_inputs(path, protected)
+        if path.is_dir():
+            raise UsageError(f"report file is a folder: {path}")
+        self._target = path
+        try:
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as err:
+            raise _cannot_write(path, err) from err
+        os.close(handle)
+        self._temp = Path(name)
+        # Not constant_memory: a report is small, and nothing is written before close().
+        options = {**_WORKBOOK_OPTIONS, "constant_memory": False}
+        self._book = xlsxwriter.Workbook(str(self._temp), options)
+        self._header = self._book.add_format({"bold": True, "bg_color": "#D9E1F2", "bottom": 1})
+        self._percent = self._book.add_format({"num_format": "0.0%"})
+        self._open = True
+
+    def add_sheet(
+        self,
+        name: str,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str | int | float]],
+        *,
+        percent_columns: Iterable[int] = (),
+    ) -> None:
+        """A sheet with a header row, a filter and frozen header; numbers stay numbers."""
+        percent = set(percent_columns)
+        sheet = self._book.add_worksheet(name)
+        widths = [len(title) + 3 for title in header]
+        for col, title in enumerate(header):
+            sheet.write_string(0, col, _fit(title)[0], self._header)
+        last = 0
+        for last, row in enumerate(rows, start=1):
+            for col, value in enumerate(row):
+                if isinstance(value, str):
+                    if value:
+                        sheet.write_string(last, col, _fit(value)[0])
+                else:
+                    sheet.write_number(last, col, value, self._percent if col in percent else None)
+                widths[col] = max(widths[col], len(str(value)) + 1)
+        sheet.autofilter(0, 0, last, max(len(header) - 1, 0))
+        sheet.freeze_panes(1, 0)
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, min(width, MAX_COLUMN_WIDTH))
+
+    def finish(self) -> Path:
+        try:
+            self._book.close()
+            _fsync(self._temp)
+            os.replace(self._temp, self._target)
+        except (OSError, FileCreateError) as err:
+            self.abort()
+            raise _cannot_write(self._target, err) from err
+        self._open = False
+        return self._target
+
+    def abort(self) -> None:
+        if self._open:
+            self._open = False
+            self._temp.unlink(missing_ok=True)

@@ -38,7 +38,7 @@ def lead_rows(count: int, *, start: int = 1) -> list[tuple[str, ...]]:
             f"L{n:05d}",
             f"First{n}",
             f"Last{n}",
-            f"(215) 555-{n % 10_000:04d}",
+            f"({215 + n // 10_000}) 555-{n % 10_000:04d}",  # one phone per lead
             f"lead{n}@mail.example",
             "pa",
             "Auto Accident",

@@ -11,10 +11,18 @@ import time
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from importer.batch import HOLDER_NAME, LOCK_NAME, BatchJob, inbox_lock, run_batch
+from importer.batch import (
+    HOLDER_NAME,
+    LOCK_NAME,
+    BatchJob,
+    inbox_lock,
+    run_batch,
+    summary_document,
+)
 from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
@@ -434,3 +442,24 @@ def test_cli_batch_says_why_it_stopped_even_with_quiet(
     assert f"{url} answered 302 Found, redirecting to https://sso.example.test/login" in line
     assert (inbox / "acme_0401.csv").exists()
     assert (inbox / "lakeside_0401.csv").exists()
+
+
+def test_batch_returns_writes_the_night_s_returns_report(
+    inbox: Path, profiles: Path, tmp_path: Path
+) -> None:
+    # Lakeside resells acme's first lead: same phone, its own lead number.
+    resold = [("K9", "Last1, First1", "(215) 555-0001", "someone@x.example")]
+    old(write_csv(inbox / "lakeside_0402.csv", resold, header=OTHER_HEADER))
+    report = run_batch(batch_job(inbox, profiles, tmp_path, returns=True))
+    assert report.returns == tmp_path / "inbox" / "results" / f"returns {date.today()}.xlsx"
+    workbook = openpyxl.load_workbook(report.returns, read_only=True)
+    try:
+        summary = list(workbook["Summary"].iter_rows(values_only=True))
+        returned = list(workbook["lakeside"].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    assert [row[:5] for row in summary[1:]] == [("acme", 1, 5, 5, 0), ("lakeside", 2, 4, 3, 1)]
+    assert returned[1][:2] == ("K9", "duplicate")
+    assert str(returned[1][2]).startswith("same phone as a lead posted on ")
+    assert " from acme (IntakeID " in str(returned[1][2])
+    assert summary_document(report)["returns"] == str(report.returns)

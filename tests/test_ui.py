@@ -504,10 +504,10 @@ def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) ->
     assert response.status_code == 200
     page = response.text
     assert counts(page) == {
-        "valid": 229,
+        "valid": 226,
         "already_posted": 0,
         "invalid": 9,
-        "duplicate": 2,
+        "duplicate": 5,
         "total": 240,
     }
     assert "Nothing has been sent" in page
@@ -521,7 +521,7 @@ def test_the_check_counts_the_sample_file_and_marks_each_problem_cell(ui: Ui) ->
     assert re.search(r'class="msg msg-error">Type: &#34;Dog Bite&#34; is not in the lookup<', page)
     assert re.search(r"<span class=\"value\">AC-\d+</span>\s*<span class=\"msg msg-error\">"
                      r"same lead as row \d+ \(same CaptorraId, ID\); not sent", page)  # fmt: skip
-    assert len(re.findall(r'<tr class="row-(?:invalid|duplicate)">', page)) == 11
+    assert len(re.findall(r'<tr class="row-(?:invalid|duplicate)">', page)) == 14
     every = ui.client.get(f"/f/{upload}/check?show=all").text
     assert len(re.findall(r'<tr class="row-', every)) == 200  # the first 200 of 240
     assert "Showing the first 200 of 240" in every
@@ -630,11 +630,11 @@ def test_send_shows_progress_then_results_and_the_workbook(
     ui.check(upload)
     progress = ui.send(upload)
     assert progress["state"] == "finished"
-    assert progress["counts"] == [["posted", 229], ["invalid", 9], ["duplicate", 2]]
+    assert progress["counts"] == [["posted", 226], ["invalid", 9], ["duplicate", 5]]
     assert progress["percent"] == 100
     assert ui.client.get(f"/f/{upload}/run").headers["location"].endswith("/results")
     page = ui.client.get(f"/f/{upload}/results").text
-    assert re.search(r'id="result-posted">229<', page)
+    assert re.search(r'id="result-posted">226<', page)
     assert "Download the results workbook" in page
     response = ui.client.get(f"/f/{upload}/download/results")
     assert response.headers["content-disposition"] == (
@@ -643,14 +643,14 @@ def test_send_shows_progress_then_results_and_the_workbook(
     saved = tmp_path / "results.xlsx"
     saved.write_bytes(response.content)
     rows = read_sheet(saved)
-    assert sum(row["Status"] == "posted" for row in rows) == 229
+    assert sum(row["Status"] == "posted" for row in rows) == 226
     # Sending twice from the page is not possible: the second form lands on the run.
     again = ui.client.post(f"/f/{upload}/send", data={"confirm": "yes"})
     assert again.headers["location"] == f"{BASE}/f/{upload}/run"
     journal = Journal(ui.config.journal_path)
     try:
         assert [run.counts for run in journal.runs()] == [
-            {"posted": 229, "invalid": 9, "duplicate": 2}
+            {"posted": 226, "invalid": 9, "duplicate": 5}
         ]
     finally:
         journal.close()
@@ -1150,3 +1150,28 @@ def test_a_mapping_saved_after_choosing_an_encoding_reads_the_file_that_way(
     loaded = load_mapping(ui.config.mappings_dir / "vendor.yaml")
     assert loaded.mapping.read.encoding == "cp1252"
     assert "Jos\u00e9" in ui.check(upload, "?show=all").text
+
+
+def test_the_check_shows_the_same_people_posted_before_as_duplicates(
+    ui: Ui, leads: Path, tmp_path: Path
+) -> None:
+    first = ui.checked(leads)
+    ui.send(first)
+    # Another vendor's file: the same people under its own lead IDs.
+    resold = [(f"B{row[0]}", *row[1:]) for row in lead_rows(5)]
+    again = ui.checked(write_csv(tmp_path / "leads-resold.csv", resold))
+    page = ui.check(again).text
+    assert counts(page) == {
+        "valid": 0,
+        "already_posted": 0,
+        "invalid": 0,
+        "duplicate": 5,
+        "total": 5,
+    }
+    # In the phone and email cells, with the date and the vendor of the earlier lead.
+    message = (
+        r'<span class="msg msg-error">same phone and email as a lead posted on '
+        r"\d{4}-\d\d-\d\d from leads \(IntakeID [0-9a-f-]{36}\); not sent</span>"
+    )
+    assert len(re.findall(message, page)) == 10
+    assert 'id="to-send"' not in page  # nothing would be sent

@@ -20,6 +20,7 @@ from typing import Literal
 import python_calamine
 
 from importer.captorra import FIELD_NAMES
+from importer.contacts import IDENTIFIERS
 from importer.errors import ImporterError
 from importer.journal import Journal
 from importer.lead_key import key_fields, lead_keys
@@ -110,7 +111,14 @@ def run_check(
     made = stamp(upload, mapping)
     output = upload.folder / "check" / f"{upload.path.stem}.check.xlsx"
     output.parent.mkdir(mode=0o700, exist_ok=True)
-    job = ImportJob(inputs=(upload.path,), mapping=mapping, output=output, sheet=upload.sheet)
+    job = ImportJob(
+        inputs=(upload.path,),
+        mapping=mapping,
+        output=output,
+        sheet=upload.sheet,
+        journal=journal,
+        posted_to=endpoint,  # rows with the phone or email of a lead posted there: duplicates
+    )
     report = import_files(job, observer=observer).files[0]
     assert report.results is not None  # one input: its errors raise
     loaded = load_mapping(mapping)
@@ -304,7 +312,8 @@ class _RowReader:
         for note in notes:
             about = [field_of(note.text) or ""]
             if status == "duplicate" and not about[0]:
-                about = list(self.key)  # "same lead as row N": the cells that make it the same
+                # "same lead as row N" / "same phone as ...": the cells that make it the same
+                about = same_what(note.text) or list(self.key)
             columns = sorted({column for name in about for column in self.feeds.get(name, [])})
             for column in columns:
                 cell_notes[column].append(note)
@@ -315,6 +324,14 @@ class _RowReader:
             for position, found in zip(self.positions, cell_notes, strict=True)
         )
         return CheckedRow(number, status, cells, tuple(row_notes)), bool(warning)
+
+
+def same_what(message: str) -> list[str]:
+    """The fields a same-contact duplicate is about ("same phone and email as ...")."""
+    if not message.startswith(("same phone", "same email")):
+        return []
+    kinds = message.removeprefix("same ").partition(" as ")[0].split(" and ")
+    return [name for kind, names in IDENTIFIERS.items() if kind in kinds for name in names]
 
 
 def split_messages(text: str) -> list[str]:

@@ -116,13 +116,13 @@ def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path)
 
         page.wait_for_url(re.compile(r"/check$"))
         assert counts(page) == {
-            "valid": 229,
+            "valid": 226,
             "already_posted": 0,
             "invalid": 9,
-            "duplicate": 2,
+            "duplicate": 5,
             "total": 240,
         }
-        expect(page.locator("#rows tbody tr")).to_have_count(11)
+        expect(page.locator("#rows tbody tr")).to_have_count(14)
         expect(page.locator("td.cell-error .msg-error").first).to_be_visible()
         page.screenshot(path=shots / "ui-3-check.png")
         page.locator("#show-all").click()
@@ -140,9 +140,9 @@ def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path)
         page.keyboard.press("Enter")
 
         page.wait_for_url(re.compile(r"/results$"))
-        expect(page.locator("#result-posted")).to_have_text("229")
+        expect(page.locator("#result-posted")).to_have_text("226")
         expect(page.locator("#result-invalid")).to_have_text("9")
-        expect(page.locator("#result-duplicate")).to_have_text("2")
+        expect(page.locator("#result-duplicate")).to_have_text("5")
         expect(page.locator("table.runs tbody tr")).to_have_count(1)
         page.screenshot(path=shots / "ui-6-results.png")
         with page.expect_download() as download:
@@ -151,7 +151,7 @@ def test_upload_map_check_send_download(page: Page, shots: Path, tmp_path: Path)
         saved = tmp_path / "downloaded.xlsx"
         download.value.save_as(saved)
     statuses = Counter(row["Status"] for row in read_sheet(saved))
-    assert statuses == {"posted": 229, "invalid": 9, "duplicate": 2}
+    assert statuses == {"posted": 226, "invalid": 9, "duplicate": 5}
 
 
 def test_a_new_mapping_made_on_the_page(page: Page, shots: Path, tmp_path: Path) -> None:
@@ -180,10 +180,10 @@ def test_a_new_mapping_made_on_the_page(page: Page, shots: Path, tmp_path: Path)
 
         page.wait_for_url(re.compile(r"/check$"))
         assert counts(page) == {
-            "valid": 229,
+            "valid": 226,
             "already_posted": 0,
             "invalid": 9,
-            "duplicate": 2,
+            "duplicate": 5,
             "total": 240,
         }
     saved = (mappings / "acme_leads.yaml").read_text(encoding="utf-8")
@@ -219,8 +219,8 @@ def test_progress_and_stop(page: Page, shots: Path, tmp_path: Path) -> None:
             page.wait_for_url(re.compile(r"/results$"), timeout=60_000)
             expect(page.locator("#results-title")).to_have_text("Stopped: acme_leads.xlsx")
             posted = int(page.locator("#result-posted").inner_text())
-            assert 0 < posted == len(sandbox.intakes) < 229
-            expect(page.locator("#result-failed")).to_have_text(str(229 - posted))
+            assert 0 < posted == len(sandbox.intakes) < 226
+            expect(page.locator("#result-failed")).to_have_text(str(226 - posted))
 
 
 FORBIDDEN = ("${", "match:", "read.", "YAML", "export ")
@@ -275,7 +275,7 @@ def test_first_run_settings_then_a_sandbox_import(
         assert_plain_words(page)
         page.locator("#use-profile").click()
         page.wait_for_url(re.compile(r"/check$"))
-        expect(page.locator("#count-valid")).to_have_text("229")
+        expect(page.locator("#count-valid")).to_have_text("226")
         page.locator("#show-all").click()
         expect(page.locator("#rows tbody tr")).to_have_count(200)
         assert_fits(page)
@@ -284,7 +284,7 @@ def test_first_run_settings_then_a_sandbox_import(
         page.locator("#confirm").check()
         page.locator("#send").click()
         page.wait_for_url(re.compile(r"/results$"))
-        expect(page.locator("#result-posted")).to_have_text("229")
+        expect(page.locator("#result-posted")).to_have_text("226")
         assert_plain_words(page)
 
         # The same file again: nothing new, and the page says so instead of "Send 0".
