@@ -20,13 +20,19 @@ knows what is left:
   next run.
 
 A lock file in the inbox makes overlapping runs safe: the second exits at once
-with `LockedError` (exit 4), naming the holder. The operating system releases
-the lock when its holder dies, so a stale lock is simply taken over.
+with `LockedError` (exit 4), naming the holder. The lock is the operating
+system's (flock on Linux and macOS, a byte-range lock on Windows, through
+`filelock`), so it is released when its holder dies and a stale lock is simply
+taken over. Who holds it is written to a second file beside it, because Windows
+forbids reading a locked byte range.
+
+A file that cannot be moved (open in Excel on Windows, a read-only inbox) is
+left where it is with a note in its `error`, never lost and never a failed run:
+the next run imports it again, the journal answers `already_posted`, and moves it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -39,6 +45,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import httpx
+from filelock import FileLock, Timeout
 
 from importer.errors import ExitCode, ImporterError, InputFileError, LockedError, MappingError
 from importer.mapping import LoadedMapping
@@ -53,11 +60,13 @@ from importer.pipeline import (
 from importer.posting import PostSettings
 from importer.profiles import choose_profile, load_profiles
 from importer.reading import CSV_SUFFIXES, WORKBOOK_SUFFIXES
+from importer.results import free_path
 from importer.returns import write_returns
 
 log = logging.getLogger("captorra_importer")
 
 LOCK_NAME = ".captorra-import.lock"
+HOLDER_NAME = ".captorra-import.holder"  # who holds the lock: pid and start time
 
 
 @dataclass(frozen=True)
@@ -152,22 +161,24 @@ def run_batch(
 @contextmanager
 def inbox_lock(inbox: Path) -> Iterator[None]:
     """Hold the inbox's lock file, or raise `LockedError` naming who holds it."""
-    path = inbox / LOCK_NAME
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = FileLock(inbox / LOCK_NAME, timeout=0, mode=0o600)
+    holder = inbox / HOLDER_NAME
     try:
+        lock.acquire()
+    except Timeout:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "unknown"
-            raise LockedError(
-                f"{inbox}: another import is running ({holder}); this run does nothing"
-            ) from None
-        os.ftruncate(descriptor, 0)
+            who = holder.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:  # the holder has not written it yet
+            who = ""
+        raise LockedError(
+            f"{inbox}: another import is running ({who or 'unknown'}); this run does nothing"
+        ) from None
+    try:
         started = datetime.now().isoformat(timespec="seconds")
-        os.pwrite(descriptor, f"pid {os.getpid()}, started {started}\n".encode(), 0)
+        holder.write_text(f"pid {os.getpid()}, started {started}\n", encoding="utf-8")
         yield
     finally:
-        os.close(descriptor)  # releases the lock
+        lock.release()
 
 
 # ---------------------------------------------------------------- the files
@@ -251,38 +262,46 @@ def _file_done(job: BatchJob, path: Path, imported: FileReport) -> BatchFile:
         return done
     if imported.exit_code in {ExitCode.OK, ExitCode.NEEDS_A_PERSON}:
         done.outcome = "archived"
-        done.moved_to = _move(path, job.archive_dir / date.today().isoformat())
+        done.moved_to = _move(path, job.archive_dir / date.today().isoformat(), done)
     return done
 
 
 def _reject(job: BatchJob, path: Path, error: str) -> BatchFile:
-    moved = _move(path, job.rejected_dir)
-    moved.with_name(f"{moved.name}.error.txt").write_text(
+    done = BatchFile(path.name, "rejected", ExitCode.STOPPED, error=error)
+    done.moved_to = _move(path, job.rejected_dir, done)
+    explained = (done.moved_to or path).name
+    (job.rejected_dir / f"{explained}.error.txt").write_text(
         f"{path.name} was not imported:\n\n{error}\n\n"
         "Fix the file or the mapping profiles, then move the file back into the inbox.\n",
         encoding="utf-8",
     )
-    return BatchFile(path.name, "rejected", ExitCode.STOPPED, moved_to=moved, error=error)
+    return done
 
 
-def _move(path: Path, folder: Path) -> Path:
+def _move(path: Path, folder: Path, done: BatchFile) -> Path | None:
+    """Move `path` into `folder` under a free name; None, with a note, when it cannot be moved."""
     target = _free_name(folder, path.name)
-    shutil.move(path, target)
+    try:
+        shutil.move(path, target)
+    except OSError as error:
+        if not path.exists():
+            raise
+        # shutil.move copies then deletes across drives: keep only the original.
+        target.unlink(missing_ok=True)
+        reason = error.strerror or str(error)
+        note = (
+            f"could not be moved to {folder} ({reason}: open in another program?); "
+            "left in the inbox, the next run moves it"
+        )
+        done.error = f"{done.error}; {note}" if done.error else note
+        return None
     return target
 
 
 def _free_name(folder: Path, name: str) -> Path:
-    """`name` in `folder`, or `stem (2).ext`, ... : an existing file is never overwritten."""
+    """`name` in `folder` (created), or `stem (2).ext`, ...: never an existing file."""
     folder.mkdir(parents=True, exist_ok=True)
-    candidate = folder / name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    if name.endswith(".results.xlsx"):
-        stem, suffix = name.removesuffix(".results.xlsx"), ".results.xlsx"
-    number = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = folder / f"{stem} ({number}){suffix}"
-        number += 1
-    return candidate
+    return free_path(folder / name)
 
 
 # ---------------------------------------------------------------- logging

@@ -15,6 +15,7 @@ rows failed transiently (a re-run retries them); 4 locked out by another run;
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import platformdirs
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -70,6 +72,16 @@ EXIT_CODES_HELP = (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+APP_NAME = "captorra-importer"
+# Where the page started without arguments (the downloaded program, double-clicked)
+# keeps its mappings: the working folder of a double-click is not the user's choice.
+CONFIG_DIR = platformdirs.user_config_path(APP_NAME)
+PLACES_HELP = (
+    f"Files on this computer: the journal of what was sent in {default_journal_path().parent} "
+    f"(or --journal, $CAPTORRA_JOURNAL); settings, and the mappings of the page opened "
+    f"without arguments, in {CONFIG_DIR}."
+)
+
 
 class _Cli(click.Group):
     """Turns library errors into one line on stderr and their exit code."""
@@ -108,7 +120,7 @@ def _sheet(value: str | None) -> str | int | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]}, epilog=PLACES_HELP)
 @click.version_option(package_name="captorra-importer")
 def cli() -> None:
     """Load spreadsheets of leads into Captorra intake, safely.
@@ -938,7 +950,10 @@ def ui(
     )
     serve(
         config,
-        on_ready=lambda url: click.echo(f"Captorra importer page: {url}\nStop it with Ctrl-C."),
+        on_ready=lambda url: click.echo(
+            f"Captorra importer page: {url}\n"
+            "Keep this window open while you use the page: closing it (or Ctrl-C) stops it."
+        ),
     )
 
 
@@ -1109,6 +1124,7 @@ def _summary_document(report: RunReport) -> dict[str, Any]:
                 "exit_code": int(file.exit_code),
                 "error": file.error or None,
                 "stopped": file.stopped or None,
+                "results_note": file.results_note or None,
                 "stop_kind": file.stop_kind,
                 "rejections": rejection_groups(file),
             }
@@ -1140,6 +1156,8 @@ def _print_summary(report: RunReport) -> None:
         console.print(table)
         rate = rows / file.seconds if file.seconds else 0.0
         console.print(f"{file.seconds:.1f}s, {rate:,.0f} rows/s. Results: {file.results}")
+        if file.results_note:
+            console.print(f"[bold]Note:[/bold] {file.results_note}")
         if file.rejections:
             grouped = Table("rejected by Captorra")
             grouped.add_column("rows", justify="right")
@@ -1169,4 +1187,35 @@ def _console() -> Console:
 
 
 def main() -> None:
+    _never_fail_on_encoding()
+    if getattr(sys, "frozen", False) and len(sys.argv) == 1:
+        _started_by_double_click()
     cli(prog_name="captorra-import")
+
+
+def _never_fail_on_encoding() -> None:
+    """Print `?` for what the console or file cannot encode, instead of a traceback.
+
+    A cp1252 console, or output redirected to a file on Windows (Task Scheduler),
+    cannot encode a Chinese file name; stdout's default there is to raise.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+
+
+def _started_by_double_click() -> None:
+    """The downloaded program opened without arguments: the page, in the browser.
+
+    Any free port, so a second double-click never fails on a taken one; mappings
+    in the user's settings folder. The console window stays: it says where the
+    page is, and closing it stops the importer. Should it fail, the window waits
+    for Enter so that the message can be read before it closes.
+    """
+    arguments = ["ui", "--port", "0", "--mappings-dir", str(CONFIG_DIR / "mappings")]
+    try:
+        cli(arguments, prog_name="captorra-import")
+    except SystemExit as stop:
+        if stop.code not in (None, 0) and sys.stdin is not None and sys.stdin.isatty():
+            input("Press Enter to close this window.")
+        raise

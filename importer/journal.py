@@ -438,13 +438,16 @@ class Journal:
         if row is None or row[2] is not None or row[0] != socket.gethostname():
             # A run on another machine cannot be checked: take it as alive, to be safe.
             return row is not None and row[2] is None
-        try:
-            os.kill(row[1], 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return _process_exists(int(row[1]))
+
+
+def _process_exists(pid: int) -> bool:
+    # Not os.kill(pid, 0): on Windows that *ends* the process (TerminateProcess).
+    # psutil asks each system its own way; loaded only here, as this is rare and
+    # its Linux part needs POSIX-only modules the portability tests block.
+    import psutil
+
+    return psutil.pid_exists(pid)
 
 
 def _earlier_lead(row: tuple[str, ...]) -> EarlierLead:

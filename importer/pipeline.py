@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import signal
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +28,7 @@ import httpx
 from importer import stages
 from importer.contacts import ContactFinder, effective_rule, vendor_name
 from importer.errors import ExitCode, ImporterError, InputFileError, MappingError, UsageError
+from importer.interrupts import first_ctrl_c_calls
 from importer.journal import Journal
 from importer.mapping import (
     LoadedMapping,
@@ -108,6 +108,7 @@ class FileReport:
     stopped: str = ""  # why sending stopped early
     stop_kind: StopKind | None = None
     interrupted: bool = False
+    results_note: str = ""  # e.g. the results went to "<name> (2)": the target was locked
     # Rejected rows per (Captorra's text, the Type sent when the text is about its GUID).
     rejections: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -269,23 +270,14 @@ class _Importer:
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
         """Ctrl-C stops sending; a second Ctrl-C stops at once."""
-        loop = asyncio.get_running_loop()
 
         def interrupted() -> None:
             self.interrupted = True
             if self.poster is not None:
                 self.poster.stop("interrupted (Ctrl-C); re-run to send")
-            loop.remove_signal_handler(signal.SIGINT)
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, interrupted)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+        with first_ctrl_c_calls(interrupted):
             yield
-            return
-        try:
-            yield
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
 
     @contextlib.asynccontextmanager
     async def _stop_on_cancel(self, cancel: threading.Event | None) -> AsyncIterator[None]:
@@ -381,6 +373,7 @@ class _Importer:
                 report.stopped = self.poster.stopped.text
                 report.stop_kind = self.poster.stopped.kind
             report.results = writer.finish(self._summary(path, report))
+            report.results_note = writer.note
         if self.poster is not None and self.poster.journal_error is not None:
             raise self.poster.journal_error  # after the results: they say what was sent
         if self.journal is not None:

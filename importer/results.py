@@ -9,6 +9,10 @@ or `.csv`, and guarantees:
   existing target untouched. The writer refuses (`UsageError`) a target that is
   one of the input files. The file is created private to the user (mode 0600):
   it holds personal data.
+* **Never lost to a locked target.** A target that cannot be replaced (open in
+  Excel on Windows, which forbids replacing it, or read-only) is left alone: the
+  results go to `<name> (2).results.xlsx` (then `(3)`, ...) beside it, the
+  Summary sheet says so, and `note` holds the sentence for the caller to show.
 * **Columns.** The input's columns in their order, values as read, then
   `RESULT_COLUMNS`. An input column named like a result column (a vendor's own
   `Status`) is headed `Status (input)`, so the writer's columns always carry
@@ -41,6 +45,7 @@ import csv
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -111,6 +116,24 @@ def default_results_path(input_path: Path) -> Path:
     return input_path.with_name(f"{input_path.stem}.results.xlsx")
 
 
+def free_path(path: Path) -> Path:
+    """`path`, or `<stem> (2)<suffix>`, `(3)`, ... : the first name no file has yet.
+
+    `leads.results.xlsx` becomes `leads (2).results.xlsx`, so the name still says
+    what the file is.
+    """
+    name = path.name
+    stem, suffix = path.stem, path.suffix
+    for compound in (".results.xlsx", ".results.csv"):
+        if name.lower().endswith(compound):
+            stem, suffix = name[: -len(compound)], name[-len(compound) :]
+    candidate, number = path, 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{stem} ({number}){suffix}")
+        number += 1
+    return candidate
+
+
 def results_header(input_columns: Sequence[str]) -> tuple[str, ...]:
     """The header row: input columns, then `RESULT_COLUMNS`.
 
@@ -178,6 +201,7 @@ class ResultsWriter(_DiscardedUnlessFinished):
             raise _cannot_write(path, err) from err
         self._temp = Path(name)
         self._open = True
+        self.note = ""  # set by finish() when the results went to another name
         try:
             if kind == ".csv":
                 self._sink: _Sink = _CsvSink(
@@ -205,14 +229,32 @@ class ResultsWriter(_DiscardedUnlessFinished):
             self._sink.write(text, sources)
 
     def finish(self, summary: Mapping[str, str | int | float]) -> Path:
-        """Complete the file (and its Summary sheet), move it into place, return its path."""
+        """Complete the file (and its Summary sheet), move it into place, return its path.
+
+        The path is the target's, or a free name beside it when the target cannot
+        be replaced; `note` then says so.
+        """
         self._check_open()
+        target = self._target
+        if blocked := _why_not_replaceable(target):
+            target = free_path(target)
+            self.note = f"{self._target.name} {blocked}; these results are in {target.name}"
+            summary = {**summary, "Results file": target.name, "Note": self.note}
         with self._aborting_on_error():
             self._sink.close(summary)
             _fsync(self._temp)
-            os.replace(self._temp, self._target)
+            try:
+                os.replace(self._temp, target)
+            except PermissionError:  # locked after the check above: still keep the results
+                blocked_now = target
+                target = free_path(target)
+                os.replace(self._temp, target)
+                self.note = (
+                    f"{blocked_now.name} could not be replaced (open in another program?); "
+                    f"these results are in {target.name}"
+                )
         self._open = False
-        return self._target
+        return target
 
     def abort(self) -> None:
         """Delete the temp file; any existing file at the target is left as it was."""
@@ -500,6 +542,28 @@ def _refuse_inputs(path: Path, protected: Iterable[Path]) -> None:
         )
         if same:
             raise UsageError(f"refusing to write results over the input file {source}")
+
+
+def _why_not_replaceable(path: Path) -> str:
+    """Why an existing `path` cannot be replaced, or "" when it can (or does not exist)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ""
+    if not stat.S_ISREG(mode):
+        return ""  # not a file we would open to probe (a FIFO would block); replace decides
+    if not mode & stat.S_IWUSR:
+        return "is read-only"
+    try:
+        # Excel on Windows holds an open workbook so that no one else may write it,
+        # and then replacing it fails too: opening it for writing asks the same.
+        descriptor = os.open(path, os.O_WRONLY)
+    except PermissionError:
+        return "is open in another program (Excel?)"
+    except OSError:
+        return ""
+    os.close(descriptor)
+    return ""
 
 
 def _fsync(path: Path) -> None:

@@ -15,7 +15,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from importer.batch import LOCK_NAME, BatchJob, inbox_lock, run_batch, summary_document
+from importer.batch import (
+    HOLDER_NAME,
+    LOCK_NAME,
+    BatchJob,
+    inbox_lock,
+    run_batch,
+    summary_document,
+)
 from importer.cli import cli
 from importer.errors import ExitCode, LockedError, MappingError
 from importer.posting import PostSettings
@@ -105,7 +112,10 @@ def test_an_inbox_of_two_vendors_and_a_broken_file(
         "export the leads again\n\nFix the file or the mapping profiles, then move the file "
         "back into the inbox.\n"
     )
-    assert sorted(path.name for path in inbox.iterdir() if path.is_file()) == [LOCK_NAME]
+    assert sorted(path.name for path in inbox.iterdir() if path.is_file()) == [
+        HOLDER_NAME,
+        LOCK_NAME,
+    ]
 
 
 def test_a_file_still_being_written_is_left_for_the_next_run(
@@ -203,9 +213,9 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
         "    os._exit(9)\n"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 9
-    assert (tmp_path / LOCK_NAME).read_text().startswith("pid ")  # stale content left behind
+    assert (tmp_path / HOLDER_NAME).read_text().startswith("pid ")  # stale content left behind
     with inbox_lock(tmp_path):
-        assert (tmp_path / LOCK_NAME).read_text().startswith(f"pid {os.getpid()}, ")
+        assert (tmp_path / HOLDER_NAME).read_text().startswith(f"pid {os.getpid()}, ")
 
 
 def test_overlapping_cli_runs_exit_4(inbox: Path, profiles: Path, tmp_path: Path) -> None:
@@ -291,6 +301,65 @@ def test_quiet_silences_the_screen_but_not_the_log_file(
     lines = log_file.read_text().splitlines()
     assert any("acme_0401.csv: archived, exit 0 (posted 5)" in line for line in lines)
     assert any(" INFO batch " in line and "exit 2" in line for line in lines)
+
+
+def test_a_file_that_cannot_be_moved_stays_in_the_inbox_and_moves_next_time(
+    inbox: Path, profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows refuses to move a file open in Excel: the run neither fails nor loses it."""
+    real_move = shutil.move
+
+    def open_in_excel(source: str | Path, destination: str | Path) -> object:
+        if Path(source).name == "acme_0401.csv":
+            Path(destination).write_bytes(b"partial copy")  # shutil copies, then cannot delete
+            raise PermissionError(13, "The process cannot access the file", str(source))
+        return real_move(source, destination)
+
+    monkeypatch.setattr(shutil, "move", open_in_excel)
+    report = run_batch(batch_job(inbox, profiles, tmp_path))
+    acme = {file.name: file for file in report.files}["acme_0401.csv"]
+    assert (acme.outcome, acme.exit_code, acme.moved_to) == ("archived", ExitCode.OK, None)
+    archive = inbox / "archive" / date.today().isoformat()
+    assert acme.error == (
+        f"could not be moved to {archive} (The process cannot access the file: open in "
+        "another program?); left in the inbox, the next run moves it"
+    )
+    assert (inbox / "acme_0401.csv").exists()
+    assert not (archive / "acme_0401.csv").exists()  # no half copy beside the original
+    assert acme.results is not None
+    assert acme.results.exists()
+
+    monkeypatch.setattr(shutil, "move", real_move)  # Excel closed
+    again = {file.name: file for file in run_batch(batch_job(inbox, profiles, tmp_path)).files}
+    assert again["acme_0401.csv"].counts == {"already_posted": 5}
+    assert again["acme_0401.csv"].moved_to == archive / "acme_0401.csv"
+
+
+def test_a_rejected_file_that_cannot_be_moved_is_still_explained(
+    inbox: Path, profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(source: str | Path, destination: str | Path) -> object:
+        raise PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr(shutil, "move", locked)
+    report = run_batch(batch_job(inbox, profiles, tmp_path))
+    broken = {file.name: file for file in report.files}["acme_broken.csv"]
+    assert (broken.outcome, broken.exit_code, broken.moved_to) == (
+        "rejected",
+        ExitCode.STOPPED,
+        None,
+    )
+    assert broken.error.endswith(
+        "the file is empty; export the leads again; could not be moved to "
+        f"{inbox / 'rejected'} (Permission denied: open in another program?); left in the "
+        "inbox, the next run moves it"
+    )
+    assert (inbox / "acme_broken.csv").exists()
+    assert (
+        (inbox / "rejected" / "acme_broken.csv.error.txt")
+        .read_text(encoding="utf-8")
+        .startswith("acme_broken.csv was not imported:")
+    )
 
 
 def test_a_misconfigured_endpoint_stops_the_whole_batch_and_leaves_the_files(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -61,6 +63,37 @@ def test_validate_all_valid_exits_0_and_writes_results_beside_the_input(
     assert rows[0]["Phone"] == "(215) 555-0001"  # the input as read
     assert read_summary(workbook)["Endpoint"] == "validate only"
     assert "exit code 0: all done" in result.output
+
+
+def test_results_open_in_excel_go_beside_them_and_the_summary_says_so(
+    leads: Path, mapping_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows a workbook open in Excel can be neither written nor replaced."""
+    target = leads.with_name("leads.results.xlsx")
+    target.write_bytes(b"the workbook Excel has open")
+    summary_json = tmp_path / "summary.json"
+    real_open = os.open
+
+    def sharing_violation(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == target and flags & os.O_WRONLY:
+            raise PermissionError(13, "The process cannot access the file")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", sharing_violation)
+    result = invoke("validate", leads, "--mapping", mapping_file, "--summary-json", summary_json)
+    assert result.exit_code == 0, result.output
+    moved = leads.with_name("leads (2).results.xlsx")
+    note = (
+        "leads.results.xlsx is open in another program (Excel?); "
+        "these results are in leads (2).results.xlsx"
+    )
+    assert f"Results: {moved}\nNote: {note}\n" in result.output
+    assert target.read_bytes() == b"the workbook Excel has open"
+    assert [row["Status"] for row in read_sheet(moved)] == ["valid"] * 5
+    assert read_summary(moved)["Note"] == note
+    document = json.loads(summary_json.read_text(encoding="utf-8"))
+    assert document["files"][0]["results"] == str(moved)
+    assert document["files"][0]["results_note"] == note
 
 
 def test_validate_reports_every_problem_of_a_row_and_duplicates(
@@ -461,3 +494,47 @@ def test_mapping_schema_prints_the_schema() -> None:
     result = invoke("mapping-schema")
     assert result.exit_code == 0
     assert json.loads(result.output)["title"] == "captorra-importer mapping file (version 1)"
+
+
+# ---------------------------------------------------------------- the downloaded program
+
+
+def test_the_program_started_without_arguments_opens_the_page(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A double-click: the page in the browser, on any free port, mappings in the settings."""
+    import importer.ui
+    from importer import cli as cli_module
+
+    served: list[object] = []
+
+    def serve(config: object, *, on_ready: Any) -> None:
+        served.append(config)
+        on_ready("http://127.0.0.1:5000/?token=t")
+
+    monkeypatch.setattr(importer.ui, "serve", serve)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "argv", ["captorra-import"])
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    assert stopped.value.code == 0
+    (config,) = served
+    assert isinstance(config, importer.ui.UiConfig)
+    assert (config.port, config.open_browser) == (0, True)
+    assert config.mappings_dir == cli_module.CONFIG_DIR / "mappings"
+    assert capsys.readouterr().out == (
+        "Captorra importer page: http://127.0.0.1:5000/?token=t\n"
+        "Keep this window open while you use the page: closing it (or Ctrl-C) stops it.\n"
+    )
+
+
+def test_without_the_program_no_arguments_still_shows_the_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importer import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["captorra-import"])
+    with pytest.raises(SystemExit):
+        cli_module.main()
+    shown = capsys.readouterr()
+    assert "Usage: captorra-import [OPTIONS] COMMAND [ARGS]..." in shown.out + shown.err

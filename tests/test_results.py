@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import tempfile
 from collections.abc import Sequence
@@ -338,3 +339,119 @@ def test_any_text_round_trips_through_csv(tmp_path: Path, texts: list[str]) -> N
     table = read_csv(write(tmp_path / "out.csv", rows, ["Value"]))
     assert [undo_csv_prefix(row[0]) for row in table[1:]] == texts
     assert [undo_csv_prefix(row[-1]) for row in table[1:]] == list(reversed(texts))
+
+
+# ---------------------------------------------------------------- a target that cannot be replaced
+
+
+def lock_like_excel(monkeypatch: pytest.MonkeyPatch, locked: Path) -> None:
+    """Opening `locked` for writing fails as on Windows while Excel has the workbook open."""
+    real_open = os.open
+
+    def sharing_violation(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == locked and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(
+                13, "The process cannot access the file because it is being used by another process"
+            )
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", sharing_violation)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_a_results_file_open_in_excel_is_left_and_the_results_go_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    target = tmp_path / f"leads.results{suffix}"
+    target.write_bytes(b"the results Excel has open")
+    lock_like_excel(monkeypatch, target)
+    with ResultsWriter(target, input_columns=["A"]) as writer:
+        writer.append(frame({"A": ["x"]}))
+        written = writer.finish(SUMMARY)
+    assert written == tmp_path / f"leads (2).results{suffix}"
+    assert target.read_bytes() == b"the results Excel has open"
+    note = (
+        f"leads.results{suffix} is open in another program (Excel?); "
+        f"these results are in leads (2).results{suffix}"
+    )
+    assert writer.note == note
+    if suffix == ".xlsx":
+        assert sheet_values(written)[1][:2] == ["x", 2]
+        summary = dict(sheet_values(written, "Summary"))
+        assert summary["Results file"] == written.name
+        assert summary["Note"] == note
+    else:
+        assert read_csv(written)[1][:2] == ["x", "2"]
+
+
+def test_the_next_free_number_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "leads.results.xlsx"
+    for name in (target.name, "leads (2).results.xlsx"):
+        (tmp_path / name).write_bytes(b"older")
+    lock_like_excel(monkeypatch, target)
+    assert write(target, frame({"A": ["x"]}), ["A"]) == tmp_path / "leads (3).results.xlsx"
+    assert (tmp_path / "leads (2).results.xlsx").read_bytes() == b"older"
+
+
+def test_a_read_only_results_file_is_left_as_it_is(tmp_path: Path) -> None:
+    target = tmp_path / "out.xlsx"
+    target.write_bytes(b"kept")
+    target.chmod(0o444)
+    with ResultsWriter(target, input_columns=["A"]) as writer:
+        writer.append(frame({"A": ["x"]}))
+        written = writer.finish(SUMMARY)
+    assert written == tmp_path / "out (2).xlsx"
+    assert writer.note == "out.xlsx is read-only; these results are in out (2).xlsx"
+    assert target.read_bytes() == b"kept"
+
+
+def test_a_lock_taken_after_the_check_still_loses_no_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "leads.results.xlsx"
+    target.write_bytes(b"old")
+    real_replace = os.replace
+
+    def locked_target(source: Any, destination: Any) -> None:
+        if Path(destination) == target:  # Windows: [WinError 32] sharing violation
+            raise PermissionError(13, "The process cannot access the file")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", locked_target)
+    with ResultsWriter(target, input_columns=["A"]) as writer:
+        writer.append(frame({"A": ["x"]}))
+        written = writer.finish(SUMMARY)
+    assert written == tmp_path / "leads (2).results.xlsx"
+    assert writer.note == (
+        "leads.results.xlsx could not be replaced (open in another program?); "
+        "these results are in leads (2).results.xlsx"
+    )
+    assert sheet_values(written)[1][:2] == ["x", 2]
+    assert target.read_bytes() == b"old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [written.name, target.name]
+
+
+def test_a_replaceable_target_is_simply_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "out.xlsx"
+    target.write_bytes(b"old")
+    with ResultsWriter(target, input_columns=["A"]) as writer:
+        writer.append(frame({"A": ["x"]}))
+        assert writer.finish(SUMMARY) == target
+    assert writer.note == ""
+    assert "Note" not in dict(sheet_values(target, "Summary"))
+
+
+@pytest.mark.parametrize(
+    ("name", "free"),
+    [
+        ("leads.results.xlsx", "leads (2).results.xlsx"),
+        ("leads.RESULTS.CSV", "leads (2).RESULTS.CSV"),
+        ("out.xlsx", "out (2).xlsx"),
+        ("acme 0401.csv", "acme 0401 (2).csv"),
+        ("no suffix", "no suffix (2)"),
+    ],
+)
+def test_free_path_numbers_before_the_suffix(tmp_path: Path, name: str, free: str) -> None:
+    assert results.free_path(tmp_path / name) == tmp_path / name
+    (tmp_path / name).write_bytes(b"")
+    assert results.free_path(tmp_path / name) == tmp_path / free

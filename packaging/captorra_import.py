@@ -1,0 +1,5 @@
+"""Entry point of the one-file executable built by `make dist` (PyInstaller)."""
+
+from importer.cli import main
+
+main()
