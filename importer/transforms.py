@@ -63,7 +63,8 @@ def _expand_scientific(text: str) -> str:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         return text
-    return format(number, "f") if number == number.to_integral_value() else text
+    # int(), not format(): Decimal("0.0E0") formats as "0.0", which a second pass would change.
+    return str(int(number)) if number == number.to_integral_value() else text
 
 
 def collapse_spaces(values: pd.Series) -> pd.Series:
