@@ -36,6 +36,20 @@ def run_command(leads: Path, mapping: Path, url: str, *options: str | Path) -> l
     return [sys.executable, "-m", "importer", *map(str, arguments)]
 
 
+def run_at_once(
+    commands: list[list[str]], environment: dict[str, str], *, timeout: float
+) -> tuple[set[int], list[str]]:
+    """Start every command together; their exit codes and what each printed on stderr."""
+    runs = [
+        subprocess.Popen(
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for command in commands
+    ]
+    errors = [run.communicate(timeout=timeout)[1] for run in runs]
+    return {run.returncode for run in runs}, errors
+
+
 @pytest.fixture
 def mapping(tmp_path: Path) -> Path:
     path = tmp_path / "mapping.yaml"
@@ -261,27 +275,13 @@ def test_two_runs_of_one_file_at_once_create_each_lead_once(
     leads = write_csv(tmp_path / "leads.csv", lead_rows(120))
     journal = tmp_path / "j.sqlite3"
     with running_server(SandboxConfig(latency=0.02)) as (url, sandbox):
-        runs = [
-            subprocess.Popen(
-                run_command(
-                    leads,
-                    mapping,
-                    url,
-                    "--journal",
-                    journal,
-                    "-o",
-                    tmp_path / f"run{n}.xlsx",
-                ),
-                env=environment,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        commands = [
+            run_command(leads, mapping, url, "--journal", journal, "-o", tmp_path / f"run{n}.xlsx")
             for n in (1, 2)
         ]
-        errors = [run.communicate(timeout=120)[1] for run in runs]
+        codes, errors = run_at_once(commands, environment, timeout=120)
         counts = created(sandbox)
-    assert {run.returncode for run in runs} <= {0, 3}, errors
+    assert codes <= {0, 3}, errors
     assert set(counts.values()) == {1}
     assert len(counts) == 120
 

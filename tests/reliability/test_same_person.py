@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 from importer.sandbox import SandboxConfig, running_server
 from tests.leads import LEAD_HEADER, MAPPING, lead_rows, read_sheet, write_csv
-from tests.reliability.test_posting_faults import run_command
+from tests.reliability.test_posting_faults import run_at_once, run_command
 
 PEOPLE = 120
 
@@ -35,27 +34,16 @@ def test_two_vendors_at_once_create_each_person_once(tmp_path: Path) -> None:
     environment = {**os.environ, "CAPTORRA_ID": "123456"}
     journal = tmp_path / "j.sqlite3"
     with running_server(SandboxConfig(latency=0.02)) as (url, sandbox):
-        runs = [
-            subprocess.Popen(
-                run_command(
-                    leads,
-                    mappings[name],
-                    url,
-                    "--journal",
-                    journal,
-                    "-o",
-                    tmp_path / f"{name}.results.xlsx",
-                ),
-                env=environment,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
+        commands = [
+            run_command(
+                leads, mappings[name], url, "--journal", journal,
+                "-o", tmp_path / f"{name}.results.xlsx",
             )
             for name, leads in (("acme", acme), ("beta", beta))
-        ]
-        errors = [run.communicate(timeout=180)[1] for run in runs]
+        ]  # fmt: skip
+        codes, errors = run_at_once(commands, environment, timeout=180)
         people = Counter(str(payload["Primary"]) for _, payload in sandbox.intakes)
-    assert {run.returncode for run in runs} <= {0, 1, 3}, errors
+    assert codes <= {0, 1, 3}, errors
     assert set(people.values()) == {1}  # nobody twice...
     statuses = Counter(
         str(row["Status"])
