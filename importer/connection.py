@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import json
 import socket
 import ssl
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +30,11 @@ import httpx
 from importer.captorra import ApiError
 from importer.pipeline import SANDBOX_ENDPOINT
 from importer.posting import (
+    SEND_FAILURES,
     PostSettings,
     check_endpoint,
     check_proxy,
+    environment_proxy,
     interpret,
     interpret_failure,
     make_client,
@@ -95,7 +95,7 @@ async def check_connection_async(
     if proxy:
         check_proxy(proxy)
     context = ssl_context(ca_bundle)  # an unreadable --ca-bundle is a usage error, at once
-    chosen = proxy or (None if transport else _environment_proxy(endpoint, environ))
+    chosen = proxy or (None if transport else environment_proxy(endpoint, environ))
     report = ConnectionReport(endpoint, chosen)
     settings = PostSettings(
         endpoint=endpoint, concurrency=1, timeout=timeout, proxy=chosen, ca_bundle=ca_bundle
@@ -115,30 +115,6 @@ def _blocking(
 
 
 check_connection = _blocking(check_connection_async)
-
-
-def _environment_proxy(endpoint: str, environ: Mapping[str, str] | None) -> str | None:
-    """The proxy the standard variables give this endpoint, as a run would use it."""
-    if environ is None:
-        proxies = urllib.request.getproxies_environment()
-    else:
-        proxies = {
-            key.lower().removesuffix("_proxy"): value
-            for key, value in environ.items()
-            if key.lower().endswith("_proxy") and value
-        }
-    parts = urlsplit(endpoint)
-    chosen = proxies.get(parts.scheme) or proxies.get("all")
-    if not chosen or _bypassed(parts.hostname or "", proxies.get("no", "")):
-        return None
-    return chosen if "://" in chosen else f"http://{chosen}"
-
-
-def _bypassed(host: str, no_proxy: str) -> bool:
-    for entry in (item.strip().lower() for item in no_proxy.split(",")):
-        if entry == "*" or (entry and (host == entry.lstrip(".") or host.endswith(entry))):
-            return True
-    return False
 
 
 async def _check(
@@ -284,13 +260,9 @@ async def _post_empty(settings: PostSettings, transport: httpx.AsyncBaseTranspor
     try:
         async with make_client(settings, transport) as client:
             async with asyncio.timeout(settings.timeout):
-                response = await client.post(
-                    settings.endpoint,
-                    content=json.dumps({}).encode(),
-                    headers={"Content-Type": "application/json"},
-                )
-            answer = interpret(response)
-    except (httpx.TransportError, TimeoutError) as error:
+                response = await client.post(b"{}")
+            answer = interpret(response, settings.endpoint)
+    except SEND_FAILURES as error:
         answer = interpret_failure(error, settings.endpoint)
     if answer.kind == "rejected":
         expected = answer.error == ApiError.MISSING_CAPTORRA_ID

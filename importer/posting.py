@@ -55,7 +55,8 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -67,7 +68,7 @@ import aiohttp
 import certifi
 import httpx
 import truststore
-from httpx_aiohttp import HttpxAiohttpClient
+import yarl
 
 from importer.errors import EndpointError, JournalError, UsageError
 
@@ -79,6 +80,7 @@ RESENT_WARNING = "sent again after an unanswered attempt; check Captorra for a d
 NO_INTAKE_ID_WARNING = "Captorra confirmed the lead but returned no IntakeID"
 USER_AGENT = f"captorra-importer/{metadata.version('captorra-importer')}"
 _JSON = {"Content-Type": "application/json"}
+_HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
 EXCERPT_CHARS = 120  # of an answer that is not Captorra's
 ERROR_CHARS = 2000  # of Captorra's own error text: kept whole up to here
 FOREIGN_STOP_AFTER = 5  # non-Captorra 2xx answers in a row, at the start, that stop a run
@@ -260,34 +262,148 @@ def ssl_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     return context
 
 
+def environment_proxy(endpoint: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the standard variables give `endpoint`, or None to connect directly.
+
+    `HTTPS_PROXY` for https, `HTTP_PROXY` for http, `ALL_PROXY` for both, in
+    upper or lower case, unless `NO_PROXY` names the host, one of its parent
+    domains, or `*`. `environ` defaults to this process's environment.
+    """
+    if environ is None:
+        proxies = urllib.request.getproxies_environment()
+    else:
+        proxies = {
+            key.lower().removesuffix("_proxy"): value
+            for key, value in environ.items()
+            if key.lower().endswith("_proxy") and value
+        }
+    parts = urlsplit(endpoint)
+    chosen = proxies.get(parts.scheme) or proxies.get("all")
+    if not chosen or _bypassed(parts.hostname or "", proxies.get("no", "")):
+        return None
+    return check_proxy(chosen if "://" in chosen else f"http://{chosen}")
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    for entry in (item.strip().lower().lstrip(".") for item in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith(f".{entry}"))):
+            return True
+    return False
+
+
+class HTTPAnswer(Protocol):
+    """What the rules read of an answer; an `httpx.Response` has it too."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """An answer read whole."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    content: bytes
+    reason_phrase: str = ""
+
+
+class EndpointClient(contextlib.AbstractAsyncContextManager["EndpointClient"]):
+    """POSTs a body to the endpoint and reads the whole answer; TLS is always verified."""
+
+    async def post(self, body: bytes) -> HTTPAnswer:
+        raise NotImplementedError
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+# Errors of a request that got no answer (see interpret_failure).
+SEND_FAILURES = (httpx.TransportError, aiohttp.ClientError, OSError)
+
+
+class AiohttpClient(EndpointClient):
+    """The endpoint through aiohttp itself: half the CPU a request of an httpx client.
+
+    Each request stands alone: no cookies are kept and redirects are not
+    followed (a redirect is a configuration problem, see `interpret`). The proxy
+    is `settings.proxy`, else the standard variables' (see `environment_proxy`);
+    https goes through it in a CONNECT tunnel, and credentials in its URL are sent
+    to it as Proxy-Authorization.
+    """
+
+    def __init__(self, settings: PostSettings) -> None:
+        self.settings = settings
+        self._url = yarl.URL(settings.endpoint)
+        self._proxy = (
+            check_proxy(settings.proxy) if settings.proxy else environment_proxy(settings.endpoint)
+        )
+        self.ssl_context = ssl_context(settings.ca_bundle)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AiohttpClient:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ssl=self.ssl_context),
+            headers={**_HEADERS, **_JSON},
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # The Poster bounds each whole attempt itself; a connection that cannot
+            # even be opened in that time is one that was never sent.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout),
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def post(self, body: bytes) -> Received:
+        assert self._session is not None, "use it in `async with`"
+        async with self._session.post(
+            self._url, data=body, proxy=self._proxy, allow_redirects=False
+        ) as response:
+            content = await response.read()
+            return Received(response.status, response.headers, content, response.reason or "")
+
+
+class HttpxTransportClient(EndpointClient):
+    """The endpoint through an httpx transport: the in-process sandbox, and tests' fakes."""
+
+    def __init__(self, settings: PostSettings, transport: httpx.AsyncBaseTransport) -> None:
+        self._url = httpx.URL(settings.endpoint)
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers=_HEADERS,
+            timeout=httpx.Timeout(settings.timeout),
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> HttpxTransportClient:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.aclose()
+
+    async def post(self, body: bytes) -> httpx.Response:
+        return await self._client.post(self._url, content=body, headers=_JSON)
+
+
 def make_client(
     settings: PostSettings, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """An HTTP client for the endpoint; TLS verification is always on.
-
-    httpx's own async transport serialises much of its work under load (httpx
-    issue #3215); the aiohttp transport keeps the same API and really runs
-    `concurrency` requests in parallel. httpx decides the proxy (`proxy`, or
-    HTTP(S)_PROXY/ALL_PROXY/NO_PROXY in any case) and mounts an aiohttp
-    transport for it, which tunnels https with CONNECT.
-    """
-    limits = httpx.Limits(
-        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-    )
-    options: dict[str, Any] = {
-        "timeout": httpx.Timeout(settings.timeout),
-        "headers": {"Accept": "application/json", "User-Agent": USER_AGENT},
-        "follow_redirects": False,
-    }
+) -> EndpointClient:
+    """A client for the endpoint: through `transport` when one is given (sandbox, tests)."""
     if transport is not None:
-        return httpx.AsyncClient(transport=transport, **options)
-    return HttpxAiohttpClient(
-        verify=ssl_context(settings.ca_bundle),
-        limits=limits,
-        proxy=check_proxy(settings.proxy) if settings.proxy else None,
-        trust_env=True,
-        **options,
-    )
+        return HttpxTransportClient(settings, transport)
+    return AiohttpClient(settings)
 
 
 # ---------------------------------------------------------------- answers
@@ -317,8 +433,8 @@ _TYPO_SUCCESS = re.compile(r'"success"\s*:\s*(?:true\b|1\b|"(?:true|1|yes)")', r
 _TYPO_INTAKE_ID = re.compile(r"intake[\s_-]?id\W{0,6}(" + _GUID + ")", re.IGNORECASE)
 
 
-def interpret(response: httpx.Response) -> Answer:
-    """Judge an HTTP answer; see the module docstring."""
+def interpret(response: HTTPAnswer, endpoint: str = "the endpoint") -> Answer:
+    """Judge an HTTP answer from `endpoint`; see the module docstring."""
     status = response.status_code
     if status in _NOT_PROCESSED:
         return Answer(
@@ -330,7 +446,7 @@ def interpret(response: httpx.Response) -> Answer:
     if captorra is not None:
         return captorra
     if 300 <= status < 400 or status in _CONFIG_STATUSES:
-        return Answer("misconfigured", error=_configuration_problem(response))
+        return Answer("misconfigured", error=_configuration_problem(response, endpoint))
     if 200 <= status < 300:
         return Answer(
             "unconfirmed",
@@ -431,27 +547,20 @@ def _excerpt(content: bytes) -> str:
     return repr(text[:EXCERPT_CHARS] + ("..." if len(text) > EXCERPT_CHARS else ""))
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: HTTPAnswer) -> str:
     try:
         return http.HTTPStatus(response.status_code).phrase
     except ValueError:
         return response.reason_phrase or "unknown status"
 
 
-def _url(response: httpx.Response) -> str:
-    try:
-        return str(response.request.url)
-    except RuntimeError:  # a response built by hand, in tests
-        return "the endpoint"
-
-
 _ENDPOINT_FIX = "is the endpoint URL right? (--endpoint / CAPTORRA_ENDPOINT)"
 
 
-def _configuration_problem(response: httpx.Response) -> str:
+def _configuration_problem(response: HTTPAnswer, endpoint: str) -> str:
     """One line: what the endpoint answered, what it means, what to do."""
     status = response.status_code
-    said = f"{_url(response)} answered {status} {_reason(response)}"
+    said = f"{endpoint} answered {status} {_reason(response)}"
     if 300 <= status < 400:
         location = response.headers.get("Location", "(no Location)")
         return (
@@ -484,23 +593,22 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def interpret_failure(
-    error: Exception, url: httpx.URL | str = "", *, timeout: float | None = None
-) -> Answer:
+def interpret_failure(error: Exception, url: str = "", *, timeout: float | None = None) -> Answer:
     """A request that got no answer: ambiguous unless it never left this machine.
 
     Certificate, TLS and DNS failures are configuration problems: they do not
-    pass with time, and nothing was sent.
+    pass with time, and nothing was sent. `error` is aiohttp's, or an httpx
+    transport's (which may carry aiohttp's as its cause).
     """
-    parts = urlsplit(str(url))
+    parts = urlsplit(url)
     host = parts.hostname or "the endpoint"
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-    cause = error.__cause__
-    if isinstance(error, TimeoutError):  # the whole-attempt deadline
-        within = f" (--timeout {timeout:g} s)" if timeout else ""
+    if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ClientError):
+        within = f" (--timeout {timeout:g} s)" if timeout else ""  # the whole-attempt deadline
         return Answer(
             "transient", error=f"no complete answer within the timeout{within}", ambiguous=True
         )
+    cause = error.__cause__ if isinstance(error.__cause__, aiohttp.ClientError) else error
     if isinstance(cause, aiohttp.ClientConnectorCertificateError):
         reason = getattr(cause.certificate_error, "verify_message", "") or str(
             cause.certificate_error
@@ -541,12 +649,12 @@ def interpret_failure(
         return Answer("transient", error=text)
     if isinstance(cause, aiohttp.ClientProxyConnectionError):
         return Answer("transient", error=f"cannot connect to the proxy ({_os_reason(cause)})")
-    if _never_sent(error):
+    if _never_sent(cause):
         refused = isinstance(getattr(cause, "os_error", None), ConnectionRefusedError)
         if refused or isinstance(error.__context__, ConnectionRefusedError):
             return Answer("transient", error=f"connection refused by {where}")
-        return Answer("transient", error=f"cannot connect to {where} ({_first_line(error)})")
-    return Answer("transient", error=_describe_failure(error), ambiguous=True)
+        return Answer("transient", error=f"cannot connect to {where} ({_first_line(cause)})")
+    return Answer("transient", error=_describe_failure(cause), ambiguous=True)
 
 
 def _os_reason(error: aiohttp.ClientConnectorError) -> str:
@@ -555,20 +663,22 @@ def _os_reason(error: aiohttp.ClientConnectorError) -> str:
 
 
 def _never_sent(error: BaseException) -> bool:
-    cause = error.__cause__
-    if cause is not None:
-        # The aiohttp transport maps every dropped connection to ConnectTimeout: the cause tells.
-        return isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
-    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    # aiohttp's connection errors all come before the request is written; of an httpx
+    # transport's, only these.
+    return isinstance(
+        error,
+        aiohttp.ClientConnectorError
+        | aiohttp.ConnectionTimeoutError
+        | httpx.ConnectError
+        | httpx.ConnectTimeout
+        | httpx.PoolTimeout,
+    )
 
 
 def _describe_failure(error: BaseException) -> str:
-    cause = error.__cause__
-    if isinstance(cause, aiohttp.ServerDisconnectedError) or isinstance(
-        error, httpx.RemoteProtocolError
-    ):
+    if isinstance(error, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError):
         return "connection dropped without an answer"
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, aiohttp.ServerTimeoutError | httpx.TimeoutException):
         return "no answer within the timeout"
     return f"connection failed ({_first_line(error)})"
 
@@ -638,7 +748,7 @@ class Poster:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: EndpointClient,
         settings: PostSettings,
         *,
         ledger: Ledger | None = None,
@@ -654,7 +764,6 @@ class Poster:
         self.journal_error: JournalError | None = None
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(settings.rate)
-        self._url = httpx.URL(settings.endpoint)  # parsed once, not per request
         self._wake = asyncio.Event()  # set by stop(): every wait ends at once
         self._failures_in_a_row = 0
         self._captorra_answered = False  # a Captorra-shaped answer came this run
@@ -836,10 +945,10 @@ class Poster:
         try:
             # The whole attempt, not each read: a server trickling bytes must not hold it.
             async with asyncio.timeout(self.settings.timeout):
-                response = await self.client.post(self._url, content=body, headers=_JSON)
-            answer = interpret(response)
-        except (httpx.TransportError, TimeoutError) as error:
-            answer = interpret_failure(error, self._url, timeout=self.settings.timeout)
+                response = await self.client.post(body)
+            answer = interpret(response, self.settings.endpoint)
+        except SEND_FAILURES as error:
+            answer = interpret_failure(error, self.settings.endpoint, timeout=self.settings.timeout)
         if answer.kind in {"transient", "misconfigured"}:
             log.info("row %d attempt %d: %s", lead.row, attempt, answer.error)
         self._judge_endpoint(answer)
@@ -872,8 +981,9 @@ class Poster:
                 self._foreign_in_a_row += 1
                 if self._foreign_in_a_row >= FOREIGN_STOP_AFTER:
                     self.stop(
-                        f"{self._url} does not answer like Captorra ({self._foreign_in_a_row} "
-                        f"answers in a row; the last: {answer.error.split(';')[0]}): "
+                        f"{self.settings.endpoint} does not answer like Captorra "
+                        f"({self._foreign_in_a_row} answers in a row; the last: "
+                        f"{answer.error.split(';')[0]}): "
                         f"{_ENDPOINT_FIX}",
                         "endpoint",
                     )

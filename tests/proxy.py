@@ -22,12 +22,14 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class LoopbackProxy:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.heads: list[bytes] = []  # each request's line and headers, as received
         self.bodies: list[bytes] = []  # of the requests forwarded in plain http
         self.url = ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            self.heads.append(head)
             method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
             self.requests.append(f"{method} {target}")
             if method == "CONNECT":

@@ -413,8 +413,8 @@ def test_non_http_endpoints_are_refused(url: str) -> None:
 def test_the_real_transport_verifies_tls() -> None:
     async def main() -> None:
         async with make_client(PostSettings(endpoint=ENDPOINT)) as client:
-            transport = client._transport
-            context = transport.ssl_context  # type: ignore[attr-defined]
+            assert isinstance(client, posting.AiohttpClient)
+            context = client.ssl_context
             assert context.verify_mode == ssl.CERT_REQUIRED
             assert context.check_hostname is True
 
@@ -542,14 +542,10 @@ def test_a_2xx_that_is_neither_success_nor_rejection_is_unconfirmed(
 def test_answers_that_mean_a_wrong_setup_are_configuration_problems(
     status: int, words: str
 ) -> None:
-    request = httpx.Request("POST", ENDPOINT)
     response = httpx.Response(
-        status,
-        headers={"Location": "https://login.example.test/"},
-        text="<html>no</html>",
-        request=request,
+        status, headers={"Location": "https://login.example.test/"}, text="<html>no</html>"
     )
-    answer = interpret(response)
+    answer = interpret(response, ENDPOINT)
     assert answer.kind == "misconfigured"
     assert answer.error.startswith(f"{ENDPOINT} answered {words}")
     assert answer.error.endswith("nothing was created")
@@ -609,6 +605,52 @@ def test_a_refused_connection_stays_transient_and_names_host_and_port() -> None:
     cause = aiohttp.ClientConnectorError(_connection_key(), ConnectionRefusedError(111, "refused"))
     answer = posting.interpret_failure(_mapped(cause), ENDPOINT)
     assert answer == Answer("transient", error="connection refused by captorra.test:443")
+
+
+def test_aiohttp_failures_read_directly_as_through_an_httpx_transport() -> None:
+    import aiohttp
+
+    key = _connection_key()
+    refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
+    dns = aiohttp.ClientConnectorDNSError(key, OSError(-2, "Name or service not known"))
+    for cause in (refused, dns):
+        assert posting.interpret_failure(cause, ENDPOINT) == posting.interpret_failure(
+            _mapped(cause), ENDPOINT
+        )
+    dropped = posting.interpret_failure(aiohttp.ServerDisconnectedError(), ENDPOINT)
+    assert dropped == Answer(
+        "transient", error="connection dropped without an answer", ambiguous=True
+    )
+    reset = posting.interpret_failure(
+        aiohttp.ClientOSError(104, "Connection reset by peer"), ENDPOINT
+    )
+    assert reset.ambiguous
+    assert reset.error.startswith("connection failed (")
+    never_connected = posting.interpret_failure(aiohttp.ConnectionTimeoutError(), ENDPOINT)
+    assert never_connected.kind == "transient"
+    assert not never_connected.ambiguous
+
+
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "proxied"),
+    [
+        ("api.example.com", "example.com", False),
+        ("api.example.com", ".example.com", False),
+        ("example.com", "example.com", False),
+        ("notexample.com", "example.com", True),  # a suffix is not a parent domain
+        ("captorra.test", "other.test, *", False),
+        ("captorra.test", "", True),
+    ],
+)
+def test_no_proxy_names_hosts_and_their_subdomains(host: str, no_proxy: str, proxied: bool) -> None:
+    environ = {"https_proxy": "proxy.corp:3128", "NO_PROXY": no_proxy}
+    chosen = posting.environment_proxy(f"https://{host}/api", environ)
+    assert chosen == ("http://proxy.corp:3128" if proxied else None)
+
+
+def test_a_socks_proxy_in_the_environment_is_refused_with_what_to_do() -> None:
+    with pytest.raises(posting.UsageError, match="is not an http:// proxy URL"):
+        posting.environment_proxy(ENDPOINT, {"ALL_PROXY": "socks5://127.0.0.1:1080"})
 
 
 # ---------------------------------------------------------------- configuration stops

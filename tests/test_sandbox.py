@@ -21,13 +21,19 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 
 from importer import sandbox as sandbox_module
 from importer.captorra import ApiError
 from importer.errors import UsageError
 from importer.pipeline import ImportJob, import_files
-from importer.posting import PostSettings, interpret
+from importer.posting import (
+    SEND_FAILURES,
+    Answer,
+    PostSettings,
+    interpret,
+    interpret_failure,
+    make_client,
+)
 from importer.sandbox import (
     SANDBOX_PATH,
     AnswerStyle,
@@ -421,20 +427,29 @@ def test_the_server_really_drops_the_connection(
     assert len(sandbox.intakes) == 2 * created
 
 
-def test_a_drop_is_an_error_for_the_aiohttp_transport_too() -> None:
-    # httpx-aiohttp reports every aiohttp connection error as httpx.ConnectTimeout,
-    # even this one, where the request was sent and the intake created.
-    async def run(url: str) -> None:
-        async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
-            await client.post(url, json=lead())
+@pytest.mark.parametrize(
+    ("fault", "created", "ambiguous"),
+    [(Fault.DROP_BEFORE_CREATE, 0, True), (Fault.DROP_AFTER_CREATE, 1, True)],
+)
+def test_the_importers_client_takes_a_drop_as_an_unanswered_attempt(
+    fault: Fault, created: int, ambiguous: bool
+) -> None:
+    # The client cannot tell the two apart: both dropped after the request was sent.
+    async def run(url: str) -> Answer:
+        async with make_client(PostSettings(endpoint=url)) as client:
+            try:
+                await client.post(json.dumps(lead()).encode())
+            except SEND_FAILURES as error:
+                return interpret_failure(error, url)
+        raise AssertionError("the drop was not an error")
 
-    with (
-        running_server(faulty(Fault.DROP_AFTER_CREATE)) as (url, sandbox),
-        pytest.raises(httpx.TransportError),
-    ):
-        asyncio.run(run(url))
+    with running_server(faulty(fault)) as (url, sandbox):
+        answer = asyncio.run(run(url))
 
-    assert len(sandbox.intakes) == 1
+    assert answer == Answer(
+        "transient", error="connection dropped without an answer", ambiguous=ambiguous
+    )
+    assert len(sandbox.intakes) == created
 
 
 def test_without_the_socket_a_drop_still_fails_the_client(

@@ -10,6 +10,7 @@ received, not only what the importer says.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -362,12 +363,17 @@ def test_https_is_tunnelled_with_connect_through_https_proxy(
     url, sandbox = tls_server
     host_port = url.split("/")[2]
     with LoopbackProxy().running() as proxy:
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        # Credentials in the proxy URL go to the proxy (Proxy-Authorization) only.
+        address = proxy.url.removeprefix("http://")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://nightly:s%40cret@{address}")
         result = run(leads, mapping, url, tmp_path, "--ca-bundle", certificates["ca"])
     assert result.exit_code == 0, result.output
     assert len(created(sandbox)) == 30
     assert proxy.requests
     assert set(proxy.requests) == {f"CONNECT {host_port}"}
+    credentials = b"Proxy-Authorization: Basic " + base64.b64encode(b"nightly:s@cret")
+    assert all(credentials in head for head in proxy.heads)
+    assert "s@cret" not in result.output
 
 
 def test_no_proxy_and_the_proxy_option(
