@@ -21,7 +21,7 @@ values.
 
 The check here reads the journal once per chunk, before anything is sent. The
 journal repeats it for each lead inside the transaction that claims the lead
-(`Journal.before_send`), so two runs at once never both send the same person;
+(`Journal.claim`), so two runs at once never both send the same person;
 this early pass only saves the requests and gives every row its answer up
 front.
 """

@@ -7,19 +7,20 @@ IntakeID, attempts and timestamps; per run, when it ran, on which file (name and
 content hash) and with which counts.
 
 The protocol, per lead:
-1. `before_send` claims the key atomically (`BEGIN IMMEDIATE`): a key already
-   posted to this endpoint is not sent again, nor one whose answer was
-   `unconfirmed` (a 2xx that may have created it; unless `--repost`, and then
-   flagged as a possible duplicate); a key another live run is
-   sending is left to it; a key a dead run was sending when it stopped is sent
-   again, flagged as a possible duplicate;
+1. `claim` claims the keys of a batch of leads atomically (`BEGIN IMMEDIATE`),
+   ahead of sending them: a key already posted to this endpoint is not sent
+   again, nor one whose answer was `unconfirmed` (a 2xx that may have created
+   it; unless `--repost`, and then flagged as a possible duplicate); a key
+   another live run has claimed is left to it; a key a dead run was sending
+   when it stopped is sent again, flagged as a possible duplicate, and one it
+   had only claimed is sent as new;
 2. `attempting` commits "sending" *before* each request leaves;
 3. `answered` commits the outcome as soon as it arrives.
 So a `kill -9` at any instant loses at most the answers of requests in flight,
 and those leads are the only ones that can be repeated, each one flagged.
 
 Per lead it also keeps keyed hashes of its phones and email (`contacts`, never
-the values). In the same transaction that claims a lead, `before_send` refuses
+the values). In the same transaction that claims a lead, `claim` refuses
 it as `duplicate` when another lead with one of its identifiers was posted
 within the window, or as `failed` (re-run later) when another live run is
 sending one right now: the same person is never sent twice, even by two runs
@@ -28,17 +29,20 @@ at once (see `contacts.py`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
 import socket
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -106,7 +110,13 @@ def default_journal_path() -> Path:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return _second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)
+def _second(epoch: int) -> str:
+    """A second as the journal writes it; the same second is formatted once."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -284,47 +294,70 @@ class Journal:
         return None if row is None else _not_again(lead, *row)
 
     def before_send(self, lead: Lead) -> Outcome | bool:
-        digest = self.hash(lead)
+        """`claim` for one lead."""
+        return self.claim([lead])[0]
+
+    def claim(self, leads: Sequence[Lead]) -> list[Outcome | bool]:
+        """Claim leads for sending, all in one transaction; see the module docstring.
+
+        For each lead, as if claimed one after the other: an Outcome when it is not
+        to be sent, else whether an earlier attempt went unanswered.
+        """
+        digests = [self.hash(lead) for lead in leads]
         with self._transaction():
-            row = self._db.execute(
-                "SELECT status, intake_id, posted_at, updated, run_id, unanswered FROM leads"
-                " WHERE endpoint = ? AND key_hash = ?",
-                (self.endpoint, digest),
-            ).fetchone()
-            if row is None:
-                if (same := self._same_contact(lead, digest)) is not None:
-                    return same
-                self._db.execute(
-                    "INSERT INTO leads (endpoint, key_hash, status, run_id, source_row,"
-                    " first_seen, updated) VALUES (?, ?, 'claimed', ?, ?, ?, ?)",
-                    (self.endpoint, digest, self.run_id, lead.row, _now(), _now()),
+            known = {
+                row[0]: row[1:]
+                for row in self._db.execute(
+                    "SELECT key_hash, status, intake_id, posted_at, updated, run_id, unanswered"
+                    " FROM leads WHERE endpoint = ?"
+                    " AND key_hash IN (SELECT value FROM json_each(?))",
+                    (self.endpoint, json.dumps(digests)),
                 )
-                self._record_contacts(lead, digest)
-                return False
-            status, intake_id, posted_at, updated, run_id, unanswered = row
-            if status in {"posted", "unconfirmed"} and not self.repost:
-                if status == "posted":
-                    # Posted before this journal kept contacts, or with other ones: keep them.
-                    self._record_contacts(lead, digest)
-                return _not_again(lead, status, intake_id, posted_at, updated, run_id)
-            if status in {"claimed", "sending"} and run_id != self.run_id and self._alive(run_id):
-                return Outcome(
-                    lead.row,
-                    "failed",
-                    error=(f"being sent right now by another run ({run_id}); re-run later"),
-                )
+            }
+            decisions: list[Outcome | bool] = []
+            for lead, digest in zip(leads, digests, strict=True):
+                decision = self._claim(lead, digest, known.get(digest))
+                if not isinstance(decision, Outcome):
+                    known[digest] = ("claimed", None, None, "", self.run_id, int(decision))
+                decisions.append(decision)
+            return decisions
+
+    def _claim(self, lead: Lead, digest: str, row: tuple[Any, ...] | None) -> Outcome | bool:
+        """One lead of `claim`, given its row in the journal (None: never seen)."""
+        if row is None:
             if (same := self._same_contact(lead, digest)) is not None:
                 return same
-            # A dead run's "sending" is a request that may have arrived without an answer;
-            # an unconfirmed answer (sent again only with --repost) may have created it.
-            unanswered = bool(unanswered) or status in {"sending", "unconfirmed"}
             self._db.execute(
-                "UPDATE leads SET status = 'claimed', run_id = ?, source_row = ?, unanswered = ?,"
-                " updated = ? WHERE endpoint = ? AND key_hash = ?",
-                (self.run_id, lead.row, int(unanswered), _now(), self.endpoint, digest),
+                "INSERT INTO leads (endpoint, key_hash, status, run_id, source_row,"
+                " first_seen, updated) VALUES (?, ?, 'claimed', ?, ?, ?, ?)",
+                (self.endpoint, digest, self.run_id, lead.row, _now(), _now()),
             )
             self._record_contacts(lead, digest)
-            return unanswered
+            return False
+        status, intake_id, posted_at, updated, run_id, unanswered = row
+        if status in {"posted", "unconfirmed"} and not self.repost:
+            if status == "posted":
+                # Posted before this journal kept contacts, or with other ones: keep them.
+                self._record_contacts(lead, digest)
+            return _not_again(lead, status, intake_id, posted_at, updated, run_id)
+        if status in {"claimed", "sending"} and run_id != self.run_id and self._alive(run_id):
+            return Outcome(
+                lead.row,
+                "failed",
+                error=(f"being sent right now by another run ({run_id}); re-run later"),
+            )
+        if (same := self._same_contact(lead, digest)) is not None:
+            return same
+        # A dead run's "sending" is a request that may have arrived without an answer;
+        # an unconfirmed answer (sent again only with --repost) may have created it.
+        unanswered = bool(unanswered) or status in {"sending", "unconfirmed"}
+        self._db.execute(
+            "UPDATE leads SET status = 'claimed', run_id = ?, source_row = ?, unanswered = ?,"
+            " updated = ? WHERE endpoint = ? AND key_hash = ?",
+            (self.run_id, lead.row, int(unanswered), _now(), self.endpoint, digest),
+        )
+        self._record_contacts(lead, digest)
+        return unanswered
 
     def attempting(self, lead: Lead) -> None:
         with self._transaction():
@@ -392,7 +425,7 @@ class Journal:
         ).fetchall()
 
     def _same_contact(self, lead: Lead, digest: str) -> Outcome | None:
-        """Inside `before_send`'s transaction: another lead of the same person, if any."""
+        """Inside `claim`'s transaction: another lead of the same person, if any."""
         rule = self.same_contact
         if rule is None or self.repost:
             return None

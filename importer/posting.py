@@ -84,6 +84,11 @@ _HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
 EXCERPT_CHARS = 120  # of an answer that is not Captorra's
 ERROR_CHARS = 2000  # of Captorra's own error text: kept whole up to here
 FOREIGN_STOP_AFTER = 5  # non-Captorra 2xx answers in a row, at the start, that stop a run
+# Leads claimed in one journal transaction. A claim costs mostly the pages it
+# writes, shared by the leads of one claim; at this size a claim writes well under
+# a megabyte (a nearly full disk still takes some), and the first request waits
+# for only one.
+CLAIM_LEADS = 64
 _CONFIG_STATUSES = frozenset({401, 403, 404, 405, 410})
 _NOT_PROCESSED = frozenset({429, 503})  # the server says it did not process the request
 
@@ -133,9 +138,9 @@ class Outcome:
 class Ledger(Protocol):
     """Where attempts and answers are recorded before and after each request (the journal)."""
 
-    def before_send(self, lead: Lead) -> Outcome | bool:
-        """An Outcome to skip the lead (already posted, claimed elsewhere), else whether
-        an earlier attempt went unanswered."""
+    def claim(self, leads: Sequence[Lead]) -> list[Outcome | bool]:
+        """For each lead, an Outcome to skip it (already posted, claimed elsewhere),
+        else whether an earlier attempt went unanswered."""
 
     def attempting(self, lead: Lead) -> None: ...
 
@@ -788,31 +793,66 @@ class Poster:
 
     async def post_all(self, leads: Sequence[Lead]) -> dict[int, Outcome]:
         """Post a list of leads; their outcomes by row."""
-        queue: asyncio.Queue[Lead | None] = asyncio.Queue()
-        for lead in [*leads, *[None] * self.settings.concurrency]:
-            queue.put_nowait(lead)
+        batches: asyncio.Queue[Sequence[Lead] | None] = asyncio.Queue()
+        batches.put_nowait(leads)
+        batches.put_nowait(None)
         outcomes: dict[int, Outcome] = {}
-        await self.serve(queue, lambda outcome: outcomes.__setitem__(outcome.row, outcome))
+        await self.serve(batches, lambda outcome: outcomes.__setitem__(outcome.row, outcome))
         return outcomes
 
     async def serve(
-        self, leads: asyncio.Queue[Lead | None], answered: Callable[[Outcome], None]
+        self,
+        batches: asyncio.Queue[Sequence[Lead] | None],
+        answered: Callable[[Outcome], None],
     ) -> None:
-        """Post the leads put in `leads` with `concurrency` workers.
+        """Post the leads of the batches put in `batches`, with `concurrency` workers.
 
-        The feeder ends with one `None` per worker. Each outcome goes to
-        `answered` (and `on_outcome`) as soon as it is known. A worker takes its
-        next lead as soon as it is free, so the window of requests in flight
-        never drains while leads are waiting.
+        The feeder ends with `None`. Each batch is claimed in the ledger at once
+        (one step for all its leads), then its leads go to the workers. Each
+        outcome goes to `answered` (and `on_outcome`) as soon as it is known. A
+        worker takes its next lead as soon as it is free, so the window of
+        requests in flight never drains while leads are waiting.
         """
+        claimed: asyncio.Queue[tuple[Lead, bool] | None] = asyncio.Queue(
+            maxsize=self.settings.concurrency
+        )
+
+        def report(outcome: Outcome) -> None:
+            answered(outcome)
+            self.on_outcome(outcome)
+
+        async def claim() -> None:
+            while (batch := await batches.get()) is not None:
+                for start in range(0, len(batch), CLAIM_LEADS):
+                    part = batch[start : start + CLAIM_LEADS]
+                    for lead, decision in zip(part, await self._claim(part), strict=True):
+                        if isinstance(decision, Outcome):
+                            report(decision)
+                        else:
+                            await claimed.put((lead, decision))
+            for _ in range(self.settings.concurrency):
+                await claimed.put(None)
 
         async def worker() -> None:
-            while (lead := await leads.get()) is not None:
-                outcome = await self._post(lead) if not self.stopped else self._not_sent(lead)
-                answered(outcome)
-                self.on_outcome(outcome)
+            while (item := await claimed.get()) is not None:
+                lead, unanswered = item
+                report(
+                    await self._post(lead, unanswered) if not self.stopped else self._not_sent(lead)
+                )
 
-        await asyncio.gather(*(worker() for _ in range(self.settings.concurrency)))
+        await asyncio.gather(claim(), *(worker() for _ in range(self.settings.concurrency)))
+
+    async def _claim(self, leads: Sequence[Lead]) -> Sequence[Outcome | bool]:
+        """The ledger's decision for each lead (see Ledger.claim), in one step."""
+        if self.stopped:
+            return [self._not_sent(lead) for lead in leads]
+        if self.ledger is None:
+            return [False] * len(leads)
+        try:
+            return await self._record(self.ledger.claim, leads)
+        except JournalError as error:
+            self._journal_failed(error)
+            return [self._not_sent(lead) for lead in leads]
 
     def _not_sent(self, lead: Lead) -> Outcome:
         return Outcome(lead.row, "failed", error=f"not sent: {self.stopped.text}")
@@ -823,17 +863,8 @@ class Poster:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), seconds)
 
-    async def _post(self, lead: Lead) -> Outcome:
-        unanswered = False
-        if self.ledger is not None:
-            try:
-                decision = await self._record(self.ledger.before_send, lead)
-            except JournalError as error:
-                self._journal_failed(error)
-                return self._not_sent(lead)
-            if isinstance(decision, Outcome):
-                return decision
-            unanswered = decision
+    async def _post(self, lead: Lead, unanswered: bool) -> Outcome:
+        """Send a claimed lead; `unanswered`: an earlier attempt may have created it."""
         if unanswered and self.settings.on_unanswered == "hold":
             outcome = _held(lead.row, "an earlier attempt went unanswered", attempts=0)
         else:

@@ -143,6 +143,32 @@ def test_a_lead_another_live_run_is_sending_is_left_to_it(tmp_path: Path) -> Non
     assert decision.error == f"being sent right now by another run ({other.run_id}); re-run later"
 
 
+def test_a_batch_is_claimed_in_one_transaction_each_lead_decided_as_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    earlier = started(path)
+    posted, failed = Lead(2, {}, "key-posted"), Lead(3, {}, "key-failed")
+    for lead, status in ((posted, "posted"), (failed, "failed")):
+        earlier.before_send(lead)
+        earlier.attempting(lead)
+        earlier.answered(lead, Outcome(lead.row, status, unanswered=status == "failed"))
+    earlier.finish_run({}, 0)
+    journal = started(path)
+    commits: list[str] = []
+    journal._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+
+    decisions = journal.claim([posted, Lead(4, {}, "key-new"), failed])
+
+    assert isinstance(decisions[0], Outcome)
+    assert decisions[0].status == "already_posted"
+    assert decisions[1:] == [False, True]  # new; failed after an unanswered attempt
+    assert commits == ["COMMIT"]
+    with sqlite3.connect(path) as db:
+        claimed = db.execute("SELECT source_row FROM leads WHERE status = 'claimed'").fetchall()
+    assert sorted(claimed) == [(3,), (4,)]
+
+
 def test_runs_are_listed_newest_first_with_counts(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     for exit_code in (0, 1):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -554,6 +555,50 @@ def test_answers_that_mean_a_wrong_setup_are_configuration_problems(
 def test_a_captorra_shaped_body_wins_over_a_4xx_status() -> None:
     body = {"success": False, "error": "Referrer/Type GUID does not exist."}
     assert interpret(httpx.Response(404, json=body)).kind == "rejected"
+
+
+class RecordingLedger:
+    """A ledger that remembers its steps in order."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, tuple[int, ...]]] = []
+
+    def claim(self, batch: Sequence[Lead]) -> list[Outcome | bool]:
+        self.steps.append(("claim", tuple(lead.row for lead in batch)))
+        return [False] * len(batch)
+
+    def attempting(self, lead: Lead) -> None:
+        self.steps.append(("attempting", (lead.row,)))
+
+    def answered(self, lead: Lead, outcome: Outcome) -> None:
+        self.steps.append(("answered", (lead.row,)))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
+
+
+def test_leads_are_claimed_in_batches_each_before_any_of_its_leads_is_sent() -> None:
+    ledger = RecordingLedger()
+    handler, seen = answers(httpx.Response(200, json=CREATED))
+    lead_list = leads(150)
+
+    async def main() -> dict[int, Outcome]:
+        settings = PostSettings(endpoint=ENDPOINT, concurrency=4)
+        async with make_client(settings, httpx.MockTransport(handler)) as client:
+            return await Poster(client, settings, ledger=ledger).post_all(lead_list)
+
+    outcomes = asyncio.run(main())
+
+    assert {o.status for o in outcomes.values()} == {"posted"}
+    claims = [rows for step, rows in ledger.steps if step == "claim"]
+    assert [len(rows) for rows in claims] == [64, 64, 22]  # CLAIM_LEADS at a time
+    assert [row for rows in claims for row in rows] == [lead.row for lead in lead_list]
+    position = {step: index for index, step in enumerate(ledger.steps)}
+    for rows in claims:
+        claimed_at = position[("claim", rows)]
+        assert all(position[("attempting", (row,))] > claimed_at for row in rows)
+    assert len(seen) == 150
 
 
 # ---------------------------------------------------------------- failures without an answer
