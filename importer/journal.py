@@ -29,20 +29,22 @@ at once (see `contacts.py`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import platformdirs
 
@@ -102,6 +104,23 @@ CREATE TABLE IF NOT EXISTS contacts (
 """
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialised(
+    method: Callable[Concatenate[Journal, _P], _R],
+) -> Callable[Concatenate[Journal, _P], _R]:
+    """One thread at a time: chunks are checked against the journal in a worker thread."""
+
+    @functools.wraps(method)
+    def serialised(journal: Journal, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with journal._lock:
+            return method(journal, *args, **kwargs)
+
+    return serialised
+
+
 def default_journal_path() -> Path:
     override = os.environ.get("CAPTORRA_JOURNAL")
     if override:
@@ -138,13 +157,20 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._batched = False
+        # Used by the event loop's thread and the one checking chunks, one at a time.
+        self._lock = threading.RLock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(
+                path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a commit survives the process being killed; only a
             # power cut can lose the last commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Copying the WAL into the file (a checkpoint) waits for the disk: a
+            # thread of its own does it, so that no commit waits for it.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             with self._transaction():
                 self._create_or_check()
         except sqlite3.DatabaseError as error:
@@ -158,6 +184,7 @@ class Journal:
         self.endpoint = ""
         self.repost = False  # send leads already posted (`--repost`)
         self.same_contact: ClaimRule | None = None  # the same-contact check, when on
+        self._checkpoints: _Checkpointer | None = None  # from the first run on
 
     def _create_or_check(self) -> None:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
@@ -188,7 +215,7 @@ class Journal:
         when the block ends without an error, so a caller acts on the steps (sends
         the requests) after the block, never inside it.
         """
-        with self._transaction():
+        with self._lock, self._transaction():
             self._batched = True
             try:
                 yield
@@ -222,11 +249,15 @@ class Journal:
             "Free disk space or fix permissions, then re-run"
         )
 
+    @_serialised
     def close(self) -> None:
-        self._db.close()
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+        self._db.close()  # the last connection to close checkpoints what is left
 
     # ------------------------------------------------------------ runs
 
+    @_serialised
     def start_run(
         self,
         *,
@@ -239,6 +270,7 @@ class Journal:
         self.run_id = uuid.uuid4().hex[:12]
         self.endpoint = endpoint
         self.repost = repost
+        self._checkpoints = self._checkpoints or _Checkpointer(self.path)
         with self._transaction():
             self._db.execute(
                 "INSERT INTO runs (run_id, started, input_name, input_sha256, mapping, endpoint,"
@@ -256,6 +288,7 @@ class Journal:
             )
         return self.run_id
 
+    @_serialised
     def finish_run(self, counts: Mapping[str, int], exit_code: int) -> None:
         with self._transaction():
             self._db.execute(
@@ -263,6 +296,7 @@ class Journal:
                 (_now(), json.dumps(dict(counts)), exit_code, self.run_id),
             )
 
+    @_serialised
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
         rows = self._db.execute(
             "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
@@ -271,6 +305,7 @@ class Journal:
         )
         return [_run_record(row) for row in rows]
 
+    @_serialised
     def run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(
             "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
@@ -284,6 +319,7 @@ class Journal:
     def hash(self, lead: Lead) -> str:
         return key_hash(lead.key, self._salt)
 
+    @_serialised
     def posted_before(self, lead: Lead) -> Outcome | None:
         """The earlier post of this lead to this endpoint, if any (read-only)."""
         row = self._db.execute(
@@ -297,6 +333,7 @@ class Journal:
         """`claim` for one lead."""
         return self.claim([lead])[0]
 
+    @_serialised
     def claim(self, leads: Sequence[Lead]) -> list[Outcome | bool]:
         """Claim leads for sending, all in one transaction; see the module docstring.
 
@@ -359,6 +396,7 @@ class Journal:
         self._record_contacts(lead, digest)
         return unanswered
 
+    @_serialised
     def attempting(self, lead: Lead) -> None:
         with self._transaction():
             self._db.execute(
@@ -367,6 +405,7 @@ class Journal:
                 (_now(), self.endpoint, self.hash(lead)),
             )
 
+    @_serialised
     def answered(self, lead: Lead, outcome: Outcome) -> None:
         now = _now()
         with self._transaction():
@@ -394,10 +433,12 @@ class Journal:
     def key_hashes(self, keys: Sequence[str]) -> list[str]:
         return [key_hash(key, self._salt) for key in keys]
 
+    @_serialised
     def posted_with(self, hashes: Sequence[str], since: str) -> list[EarlierLead]:
         """Leads posted to this endpoint since `since` holding any of `hashes`: one query."""
         return [_earlier_lead(row) for row in self._contact_rows(hashes, since, in_flight=False)]
 
+    @_serialised
     def posted_keys(self, key_hashes: Sequence[str]) -> set[str]:
         rows = self._db.execute(
             "SELECT key_hash FROM leads WHERE endpoint = ? AND status IN ('posted', 'unconfirmed')"
@@ -472,6 +513,33 @@ class Journal:
             # A run on another machine cannot be checked: take it as alive, to be safe.
             return row is not None and row[2] is None
         return _process_exists(int(row[1]))
+
+
+class _Checkpointer:
+    """Checkpoints a journal's WAL every `interval` seconds, in a thread of its own.
+
+    A passive checkpoint never blocks a writer; SQLite lets go of the GIL while
+    it copies and syncs. Between two, the WAL holds what was committed since
+    the last one.
+    """
+
+    def __init__(self, path: Path, interval: float = 0.5) -> None:
+        self._path = path
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="journal-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.closing(sqlite3.connect(self._path, timeout=30)) as db:
+            db.execute("PRAGMA synchronous=NORMAL")
+            while not self._stopping.wait(self._interval):
+                with contextlib.suppress(sqlite3.Error):  # busy or full: the next one catches up
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
 
 
 def _process_exists(pid: int) -> bool:

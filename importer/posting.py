@@ -833,14 +833,31 @@ class Poster:
             for _ in range(self.settings.concurrency):
                 await claimed.put(None)
 
+        recording: set[asyncio.Task[Outcome]] = set()
+
+        def recorded(task: asyncio.Task[Outcome]) -> None:
+            recording.discard(task)
+            if not task.cancelled():
+                report(task.result())
+
         async def worker() -> None:
             while (item := await claimed.get()) is not None:
                 lead, unanswered = item
-                report(
-                    await self._post(lead, unanswered) if not self.stopped else self._not_sent(lead)
-                )
+                if self.stopped:
+                    report(self._not_sent(lead))
+                    continue
+                outcome = await self._post(lead, unanswered)
+                if self.ledger is None or self.journal_error is not None:
+                    report(outcome)
+                    continue
+                # The worker sends its next lead meanwhile: this answer's step shares a
+                # commit with that lead's "sending", and is reported once committed.
+                task = asyncio.ensure_future(self._record_answer(lead, outcome))
+                recording.add(task)
+                task.add_done_callback(recorded)
 
         await asyncio.gather(claim(), *(worker() for _ in range(self.settings.concurrency)))
+        await asyncio.gather(*recording)
 
     async def _claim(self, leads: Sequence[Lead]) -> Sequence[Outcome | bool]:
         """The ledger's decision for each lead (see Ledger.claim), in one step."""
@@ -866,15 +883,17 @@ class Poster:
     async def _post(self, lead: Lead, unanswered: bool) -> Outcome:
         """Send a claimed lead; `unanswered`: an earlier attempt may have created it."""
         if unanswered and self.settings.on_unanswered == "hold":
-            outcome = _held(lead.row, "an earlier attempt went unanswered", attempts=0)
-        else:
-            outcome = await self._attempts(lead, unanswered)
-        if self.ledger is not None and self.journal_error is None:
-            try:
-                await self._record(self.ledger.answered, lead, outcome)
-            except JournalError as error:
-                self._journal_failed(error)
-                outcome.warnings.append("not recorded in the journal: a re-run may send it again")
+            return _held(lead.row, "an earlier attempt went unanswered", attempts=0)
+        return await self._attempts(lead, unanswered)
+
+    async def _record_answer(self, lead: Lead, outcome: Outcome) -> Outcome:
+        """`outcome`, once the ledger holds it."""
+        assert self.ledger is not None
+        try:
+            await self._record(self.ledger.answered, lead, outcome)
+        except JournalError as error:
+            self._journal_failed(error)
+            outcome.warnings.append("not recorded in the journal: a re-run may send it again")
         return outcome
 
     async def _record(self, step: Callable[..., _T], *args: Any) -> _T:

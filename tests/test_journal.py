@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -167,6 +171,32 @@ def test_a_batch_is_claimed_in_one_transaction_each_lead_decided_as_alone(
     with sqlite3.connect(path) as db:
         claimed = db.execute("SELECT source_row FROM leads WHERE status = 'claimed'").fetchall()
     assert sorted(claimed) == [(3,), (4,)]
+
+
+def test_commits_reach_the_database_file_in_the_background_and_close_ends_it(
+    tmp_path: Path,
+) -> None:
+    def checkpointers() -> int:
+        return sum(thread.name == "journal-checkpoints" for thread in threading.enumerate())
+
+    path = tmp_path / "j.sqlite3"
+    before = checkpointers()
+    journal = started(path)
+    assert checkpointers() == before + 1
+    journal.claim([Lead(row, {}, f"key-{row}") for row in range(2, 12)])
+    copy = tmp_path / "copy.sqlite3"  # the database file alone, without its WAL
+    deadline = time.monotonic() + 10
+    while True:
+        shutil.copyfile(path, copy)
+        with contextlib.closing(sqlite3.connect(copy)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            count = db.execute("SELECT COUNT(*) FROM leads").fetchone()[0] if tables else 0
+        if count == 10 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert count == 10
+    journal.close()
+    assert checkpointers() == before
 
 
 def test_runs_are_listed_newest_first_with_counts(tmp_path: Path) -> None:

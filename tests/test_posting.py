@@ -578,19 +578,27 @@ class RecordingLedger:
         yield
 
 
-def test_leads_are_claimed_in_batches_each_before_any_of_its_leads_is_sent() -> None:
+def test_leads_are_claimed_in_batches_and_answers_reported_once_recorded() -> None:
     ledger = RecordingLedger()
     handler, seen = answers(httpx.Response(200, json=CREATED))
     lead_list = leads(150)
 
+    reported_unrecorded: list[int] = []
+
+    def reported(outcome: Outcome) -> None:
+        if ("answered", (outcome.row,)) not in ledger.steps:
+            reported_unrecorded.append(outcome.row)
+
     async def main() -> dict[int, Outcome]:
         settings = PostSettings(endpoint=ENDPOINT, concurrency=4)
         async with make_client(settings, httpx.MockTransport(handler)) as client:
-            return await Poster(client, settings, ledger=ledger).post_all(lead_list)
+            poster = Poster(client, settings, ledger=ledger, on_outcome=reported)
+            return await poster.post_all(lead_list)
 
     outcomes = asyncio.run(main())
 
     assert {o.status for o in outcomes.values()} == {"posted"}
+    assert reported_unrecorded == []  # an outcome is reported once the ledger has it
     claims = [rows for step, rows in ledger.steps if step == "claim"]
     assert [len(rows) for rows in claims] == [64, 64, 22]  # CLAIM_LEADS at a time
     assert [row for rows in claims for row in rows] == [lead.row for lead in lead_list]
