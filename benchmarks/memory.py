@@ -41,17 +41,21 @@ NOISE_MIB = 8.0
 POST_SECONDS = 20.0
 
 
-# Runs argv[2:], sends it SIGINT after argv[1] seconds (if not 0), then prints its
-# exit code, ru_maxrss and CPU seconds as JSON.
+# Runs argv[2:], sends it SIGINT after argv[1] seconds (if not 0 and it still runs),
+# then prints its exit code, ru_maxrss and CPU seconds as JSON. Only wait4 reaps the
+# child: its resource usage is read there.
 _GO_BETWEEN = """
-import json, os, signal, subprocess, sys
+import json, os, signal, subprocess, sys, time
 child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
-if float(sys.argv[1]):
-    try:
-        child.wait(timeout=float(sys.argv[1]))
-    except subprocess.TimeoutExpired:
+deadline = time.monotonic() + float(sys.argv[1])
+pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+while float(sys.argv[1]) and not pid and time.monotonic() < deadline:
+    time.sleep(0.05)
+    pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+if not pid:
+    if float(sys.argv[1]):
         child.send_signal(signal.SIGINT)
-_, status, usage = os.wait4(child.pid, 0)
+    _, status, usage = os.wait4(child.pid, 0)
 code, cpu = os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 print(json.dumps({"exit_code": code, "ru_maxrss": usage.ru_maxrss, "cpu_s": cpu}))
 """

@@ -39,12 +39,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import platformdirs
 
@@ -104,23 +104,6 @@ CREATE TABLE IF NOT EXISTS contacts (
 """
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _serialised(
-    method: Callable[Concatenate[Journal, _P], _R],
-) -> Callable[Concatenate[Journal, _P], _R]:
-    """One thread at a time: chunks are checked against the journal in a worker thread."""
-
-    @functools.wraps(method)
-    def serialised(journal: Journal, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with journal._lock:
-            return method(journal, *args, **kwargs)
-
-    return serialised
-
-
 def default_journal_path() -> Path:
     override = os.environ.get("CAPTORRA_JOURNAL")
     if override:
@@ -157,13 +140,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._batched = False
-        # Used by the event loop's thread and the one checking chunks, one at a time.
-        self._lock = threading.RLock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=30, isolation_level=None, check_same_thread=False
-            )
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a commit survives the process being killed; only a
             # power cut can lose the last commits.
@@ -215,7 +194,7 @@ class Journal:
         when the block ends without an error, so a caller acts on the steps (sends
         the requests) after the block, never inside it.
         """
-        with self._lock, self._transaction():
+        with self._transaction():
             self._batched = True
             try:
                 yield
@@ -249,7 +228,6 @@ class Journal:
             "Free disk space or fix permissions, then re-run"
         )
 
-    @_serialised
     def close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.stop()
@@ -257,7 +235,6 @@ class Journal:
 
     # ------------------------------------------------------------ runs
 
-    @_serialised
     def start_run(
         self,
         *,
@@ -288,7 +265,6 @@ class Journal:
             )
         return self.run_id
 
-    @_serialised
     def finish_run(self, counts: Mapping[str, int], exit_code: int) -> None:
         with self._transaction():
             self._db.execute(
@@ -296,7 +272,6 @@ class Journal:
                 (_now(), json.dumps(dict(counts)), exit_code, self.run_id),
             )
 
-    @_serialised
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
         rows = self._db.execute(
             "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
@@ -305,7 +280,6 @@ class Journal:
         )
         return [_run_record(row) for row in rows]
 
-    @_serialised
     def run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(
             "SELECT run_id, started, ended, input_name, input_sha256, mapping, endpoint, counts,"
@@ -319,7 +293,6 @@ class Journal:
     def hash(self, lead: Lead) -> str:
         return key_hash(lead.key, self._salt)
 
-    @_serialised
     def posted_before(self, lead: Lead) -> Outcome | None:
         """The earlier post of this lead to this endpoint, if any (read-only)."""
         row = self._db.execute(
@@ -333,7 +306,6 @@ class Journal:
         """`claim` for one lead."""
         return self.claim([lead])[0]
 
-    @_serialised
     def claim(self, leads: Sequence[Lead]) -> list[Outcome | bool]:
         """Claim leads for sending, all in one transaction; see the module docstring.
 
@@ -396,7 +368,6 @@ class Journal:
         self._record_contacts(lead, digest)
         return unanswered
 
-    @_serialised
     def attempting(self, lead: Lead) -> None:
         with self._transaction():
             self._db.execute(
@@ -405,7 +376,6 @@ class Journal:
                 (_now(), self.endpoint, self.hash(lead)),
             )
 
-    @_serialised
     def answered(self, lead: Lead, outcome: Outcome) -> None:
         now = _now()
         with self._transaction():
@@ -433,12 +403,10 @@ class Journal:
     def key_hashes(self, keys: Sequence[str]) -> list[str]:
         return [key_hash(key, self._salt) for key in keys]
 
-    @_serialised
     def posted_with(self, hashes: Sequence[str], since: str) -> list[EarlierLead]:
         """Leads posted to this endpoint since `since` holding any of `hashes`: one query."""
         return [_earlier_lead(row) for row in self._contact_rows(hashes, since, in_flight=False)]
 
-    @_serialised
     def posted_keys(self, key_hashes: Sequence[str]) -> set[str]:
         rows = self._db.execute(
             "SELECT key_hash FROM leads WHERE endpoint = ? AND status IN ('posted', 'unconfirmed')"
