@@ -312,7 +312,7 @@ class Journal:
         For each lead, as if claimed one after the other: an Outcome when it is not
         to be sent, else whether an earlier attempt went unanswered.
         """
-        digests = [self.hash(lead) for lead in leads]
+        digests = self.key_hashes([lead.key for lead in leads])
         with self._transaction():
             known = {
                 row[0]: row[1:]
