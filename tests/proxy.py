@@ -25,8 +25,12 @@ class LoopbackProxy:
         self.heads: list[bytes] = []  # each request's line and headers, as received
         self.bodies: list[bytes] = []  # of the requests forwarded in plain http
         self.url = ""
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             self.heads.append(head)
@@ -41,6 +45,7 @@ class LoopbackProxy:
             pass
         finally:
             writer.close()
+            self._handlers.discard(task)
 
     async def _tunnel(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
@@ -109,6 +114,11 @@ class LoopbackProxy:
             ready.set()
             async with server:
                 await stop
+                # A client may keep a connection open: end its handler before the loop closes.
+                for handler in list(self._handlers):
+                    handler.cancel()
+                await asyncio.gather(*self._handlers, return_exceptions=True)
+                await asyncio.sleep(0)  # their sockets close on the next turn of the loop
 
         thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
         thread.start()

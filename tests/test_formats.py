@@ -98,6 +98,22 @@ def test_each_category_reads_as_excel_shows_it(tmp_path: Path) -> None:
     assert shown_row(path) == expected
 
 
+def test_formats_come_from_the_sheet_read_when_the_first_visible_one_is_empty(
+    tmp_path: Path,
+) -> None:
+    # The formats of the first visible sheet are read while the workbook loads;
+    # when that sheet turns out empty, the next one's must be read instead.
+    path = tmp_path / "second.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    workbook.add_worksheet("Cover")
+    sheet = workbook.add_worksheet("Leads")
+    sheet.write_row(0, 0, ["Zip", "Phone"])
+    sheet.write_number(1, 0, 8001, workbook.add_format({"num_format": "00000"}))
+    sheet.write_number(1, 1, 5555550123, workbook.add_format({"num_format": "(###) ###-####"}))
+    workbook.close()
+    assert shown_row(path) == ["08001", "(555) 555-0123"]
+
+
 def test_a_date_written_as_a_date_shows_in_its_own_format(tmp_path: Path) -> None:
     stamp = dt.datetime(2025, 1, 22, 14, 34, 25)
     path = write_workbook(

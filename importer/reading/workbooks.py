@@ -7,6 +7,7 @@ import datetime as dt
 import struct
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,35 +39,17 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
         check_zip(path)
     elif head.startswith(OLE_MAGIC):
         check_ole(path)
-    try:
-        with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
-            earlier = _earlier_results(workbook, options)
-            if earlier is not None:
-                options = dataclasses.replace(options, sheet=RESULTS_SHEET, header_row=1)
-                sheet = workbook.get_sheet_by_name(RESULTS_SHEET)
-                notes = [
-                    f"{path.name} is a results workbook of this importer: read its "
-                    f"{RESULTS_SHEET!r} sheet without the outcome columns; each row keeps "
-                    "its Source Row"
-                ]
-            else:
-                sheet, notes = _choose_sheet(path, workbook, options.sheet)
+    # calamine lets go of the GIL while it loads a sheet: the number formats of the
+    # sheet it most likely loads are read meanwhile, in a thread of their own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-formats") as helper:
+        loaded = _load_sheet(path, head, options, helper)
+        sheet, notes, earlier, options = loaded.sheet, loaded.notes, loaded.earlier, loaded.options
         merged = sheet.merged_cell_ranges or []
-    except python_calamine.PasswordError:
-        raise InputFileError(password_protected(path)) from None
-    except InputFileError:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    # calamine raises several unrelated types for damaged files, and a Rust panic
-    # arrives as pyo3's PanicException, which is not an Exception.
-    except BaseException as error:
-        raise InputFileError(
-            f"{path}: is damaged or not a readable workbook ({first_line(error)}); "
-            "open and re-save it in Excel"
-        ) from None
+        if loaded.formats is not None and loaded.formats_of == sheet.name:
+            formats = loaded.formats.result()
+        else:
+            formats = _cell_formats(path, head, sheet.name, (sheet.end or (0, 0))[0] + 1)
     notes.extend(_merged_note(path, sheet.name, merged, options.header_at))
-    formats = _cell_formats(path, head, sheet.name, (sheet.end or (0, 0))[0] + 1)
     rows = _sheet_rows(sheet, formats)
     where = f"sheet {sheet.name!r} "
     if earlier is None:
@@ -80,6 +63,74 @@ def open_workbook(path: Path, head: bytes, options: ReadOptions) -> InputTable:
         )
     table.from_results = True
     return table
+
+
+@dataclasses.dataclass
+class _LoadedSheet:
+    sheet: python_calamine.CalamineSheet
+    notes: list[str]
+    earlier: EarlierOutcomes | None  # a results workbook's outcomes, when it is one
+    options: ReadOptions  # as they apply to this sheet
+    formats_of: str  # the sheet `formats` are read from, guessed before loading
+    formats: Future[CellFormats] | None
+
+
+def _load_sheet(path: Path, head: bytes, options: ReadOptions, helper: Executor) -> _LoadedSheet:
+    """The sheet to read, loaded; the formats of the likely one are read by `helper` meanwhile."""
+    formats = None
+    try:
+        with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
+            likely = _likely_sheet(workbook, options)
+            # An OpenDocument sheet's formats need its loaded size: those come after.
+            if likely is not None and not _is_opendocument(path, head):
+                formats = helper.submit(_cell_formats, path, head, likely, 0)
+            earlier = _earlier_results(workbook, options)
+            if earlier is not None:
+                options = dataclasses.replace(options, sheet=RESULTS_SHEET, header_row=1)
+                sheet = workbook.get_sheet_by_name(RESULTS_SHEET)
+                notes = [
+                    f"{path.name} is a results workbook of this importer: read its "
+                    f"{RESULTS_SHEET!r} sheet without the outcome columns; each row keeps "
+                    "its Source Row"
+                ]
+            else:
+                sheet, notes = _choose_sheet(path, workbook, options.sheet)
+        return _LoadedSheet(sheet, notes, earlier, options, likely or "", formats)
+    except python_calamine.PasswordError:
+        raise InputFileError(password_protected(path)) from None
+    except InputFileError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    # calamine raises several unrelated types for damaged files, and a Rust panic
+    # arrives as pyo3's PanicException, which is not an Exception.
+    except BaseException as error:
+        raise InputFileError(
+            f"{path}: is damaged or not a readable workbook ({first_line(error)}); "
+            "open and re-save it in Excel"
+        ) from None
+
+
+def _likely_sheet(workbook: python_calamine.CalamineWorkbook, options: ReadOptions) -> str | None:
+    """The sheet that will be read, as far as its names tell before any is loaded."""
+    names: list[str] = list(workbook.sheet_names)
+    if is_results_workbook(names):
+        return RESULTS_SHEET
+    wanted = options.sheet
+    if isinstance(wanted, int):
+        return names[wanted] if 0 <= wanted < len(names) else None
+    if isinstance(wanted, str):
+        return wanted if wanted in names else None
+    visible = python_calamine.SheetVisibleEnum.Visible
+    shown = [sheet.name for sheet in workbook.sheets_metadata if sheet.visible == visible]
+    return shown[0] if shown else None
+
+
+def _is_opendocument(path: Path, head: bytes) -> bool:
+    if not head.startswith(ZIP_MAGIC):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return "content.xml" in archive.namelist()
 
 
 def _earlier_results(
