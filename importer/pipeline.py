@@ -392,10 +392,12 @@ class _Importer:
         read: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
         checked: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=1)
         answered: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=stages.REORDER_SLICES)
+        under_way = asyncio.Event()  # the first leads have left: read on
         if self.poster is None:  # validate only: checked rows go straight to the results
             answered = checked
+            under_way.set()
         await stages.run_stages(
-            stages.read(chunks, read),
+            stages.read(chunks, read, after_first=under_way),
             stages.check(
                 read,
                 checked,
@@ -404,7 +406,11 @@ class _Importer:
                 contacts=contacts,
                 statuses_known=self._checked,
             ),
-            *([stages.send(checked, answered, poster=self.poster)] if self.poster else []),
+            *(
+                [stages.send(checked, answered, poster=self.poster, under_way=under_way)]
+                if self.poster
+                else []
+            ),
             stages.write(answered, writer, counts=report.counts),
         )
 

@@ -192,11 +192,24 @@ class Batch:
 # ---------------------------------------------------------------- the stages
 
 
-async def read(chunks: Iterator[Chunk], out: asyncio.Queue[Chunk | None]) -> None:
-    """Chunks of the input as they are read."""
+async def read(
+    chunks: Iterator[Chunk],
+    out: asyncio.Queue[Chunk | None],
+    *,
+    after_first: asyncio.Event | None = None,
+) -> None:
+    """Chunks of the input as they are read; the second one once `after_first` is set.
+
+    Parsing a chunk holds the GIL for long stretches: the sender sets
+    `after_first` once its first leads are on their way, so that they leave first.
+    """
+    first = True
     while (chunk := await _in_thread(next, chunks, None)) is not None:
         await out.put(chunk)
         del chunk  # the queue holds it now: let go before reading the next
+        if first and after_first is not None:
+            await after_first.wait()
+        first = False
     await out.put(None)
 
 
@@ -226,7 +239,11 @@ async def check(
 
 
 async def send(
-    batches: asyncio.Queue[Batch | None], out: asyncio.Queue[Batch | None], *, poster: Poster
+    batches: asyncio.Queue[Batch | None],
+    out: asyncio.Queue[Batch | None],
+    *,
+    poster: Poster,
+    under_way: asyncio.Event | None = None,
 ) -> None:
     """The valid rows of each batch posted by one pool of workers fed continuously.
 
@@ -234,11 +251,15 @@ async def send(
     the writer gets the slices in source order and waits for each one's answers. If this
     stage is cancelled (another stage failed), sending stops as for Ctrl-C: the
     requests in flight finish and are recorded, and no new one starts.
+    `under_way` is set at the first outcome (the first leads have left), when a
+    batch has nothing to send, or when this stage ends.
     """
     by_row: dict[int, Batch] = {}
+    under_way = under_way or asyncio.Event()
 
     def answered(outcome: Outcome) -> None:
         by_row.pop(outcome.row).answered(outcome)
+        under_way.set()
 
     # One slice waits while the poster claims and sends the one before it.
     to_post: asyncio.Queue[Sequence[Lead] | None] = asyncio.Queue(maxsize=1)
@@ -246,6 +267,8 @@ async def send(
     pool.add_done_callback(_cancel_on_failure(asyncio.current_task()))
     try:
         while (batch := await batches.get()) is not None:
+            if not batch.to_send().any():
+                under_way.set()
             for part in batch.slices(SLICE_ROWS):
                 to_send = part.leads()
                 part.waiting = len(to_send)
@@ -259,12 +282,14 @@ async def send(
                 del part, to_send
             del batch
     except asyncio.CancelledError:
+        under_way.set()
         poster.stop("stopped by an error (see above)")
         while not to_post.empty():
             to_post.get_nowait()
         await _end(to_post, pool)
         raise
     await _end(to_post, pool)
+    under_way.set()
     await out.put(None)
 
 

@@ -149,3 +149,50 @@ def test_a_fast_reader_waits_for_a_slow_server(
     # not the file. (Reader, its queue, checker, its queue, sender and writer hold
     # at most a chunk each, and the reorder buffer a chunk per place.)
     assert max(buffered) <= (6 + stages.REORDER_SLICES) * CHUNK
+
+
+def test_the_next_chunk_is_read_once_the_first_leads_are_answered(
+    tmp_path: Path, mapping_file: Path, flow: Flow
+) -> None:
+    # Parsing a chunk holds the GIL for long stretches: it must not delay the first requests.
+    read_while_first_waited: list[int] = []
+
+    async def slow_first(payload: dict[str, str]) -> None:
+        if payload["ID"] == "L00001":
+            await asyncio.sleep(0.2)
+            read_while_first_waited.append(flow.read)
+
+    rows = send(tmp_path, mapping_file, lead_rows(4 * CHUNK), slow_first, concurrency=1)
+
+    assert read_while_first_waited == [CHUNK]
+    assert [row["Status"] for row in rows] == ["posted"] * 4 * CHUNK
+
+
+def test_a_first_chunk_with_nothing_to_send_does_not_hold_up_the_rest(
+    tmp_path: Path, mapping_file: Path, flow: Flow
+) -> None:
+    rows = lead_rows(3 * CHUNK)
+    for n in range(CHUNK):  # not a US state: invalid, so nothing of it is sent
+        rows[n] = (*rows[n][:5], "Atlantis", *rows[n][6:])
+
+    async def answer(payload: dict[str, str]) -> None:
+        pass
+
+    results_rows = send(tmp_path, mapping_file, rows, answer)
+
+    statuses = [row["Status"] for row in results_rows]
+    assert statuses == ["invalid"] * CHUNK + ["posted"] * 2 * CHUNK
+
+
+def test_a_re_run_whose_first_chunk_was_all_posted_reads_the_rest(
+    tmp_path: Path, mapping_file: Path, flow: Flow
+) -> None:
+    async def answer(payload: dict[str, str]) -> None:
+        pass
+
+    send(tmp_path, mapping_file, lead_rows(CHUNK), answer)
+    # The same journal: the first chunk is settled by the journal, not by any request.
+    results_rows = send(tmp_path, mapping_file, lead_rows(3 * CHUNK), answer)
+
+    statuses = [row["Status"] for row in results_rows]
+    assert statuses == ["already_posted"] * CHUNK + ["posted"] * 2 * CHUNK
