@@ -6,6 +6,7 @@ contents, so every size is measured here first, from the bytes, cheaply.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zipfile
@@ -90,6 +91,7 @@ def check_zip(path: Path) -> None:
 # measured by the slower, tolerant patterns below.
 _FAST_CELL_COLUMN = re.compile(rb'<c r="([A-Za-z]+)')
 _FAST_CELL_ROW = re.compile(rb'<c r="[A-Za-z]+(\d+)')
+_REF_WITHOUT_LETTER = re.compile(rb'<c r="(?![A-Za-z])')
 _ODD_CELL = (re.compile(rb"<c[/>\t\r\n]"), re.compile(rb":c[\s/>]"))
 _CELL_REF = re.compile(rb"\sr\s*=\s*[\"']([A-Za-z]+)(\d+)[\"']")
 _ROW_REF = re.compile(rb"\sr\s*=\s*[\"'](\d+)[\"']")
@@ -110,15 +112,76 @@ def _check_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo)
             )
         if not fast:
             continue
-        letters = _FAST_CELL_COLUMN.findall(block)
-        if block.count(b"<c ") != len(letters) or any(odd.search(block) for odd in _ODD_CELL):
+        cells = block.count(b'<c r="')
+        if (
+            block.count(b"<c ") != cells
+            or _REF_WITHOUT_LETTER.search(block)
+            or any(odd.search(block) for odd in _ODD_CELL)
+        ):
             fast = False  # some cell is written differently: measure the tolerant way
-        elif letters:
-            columns = max([columns, *map(column_number, set(letters))])
-            rows = max([rows, *map(int, set(_FAST_CELL_ROW.findall(block)))])
+        elif cells:
+            rows, columns = block_extent(block, rows, columns)
     if not fast:
         rows, columns = _tolerant_extent(archive, member)
     _refuse_large_sheet(path, rows, columns)
+
+
+def block_extent(block: bytes, rows: int, columns: int) -> tuple[int, int]:
+    """(rows, columns) grown to the highest row and column of the cells of `block`.
+
+    Its cells are all written `<c r="B7"`. Writers put rows in order, so the last
+    cell's row is the highest, and a sheet is as wide in every block: one search
+    for a cell beyond them proves it without making an object per cell (half
+    the time to check a large sheet). Only a block where one is found is read
+    cell by cell.
+    """
+    last = _FAST_CELL_ROW.match(block, max(block.rfind(b'<c r="'), 0))
+    rows = max(rows, int(last.group(1)) if last else 0)
+    if _beyond_row(rows).search(block):
+        rows = max([rows, *map(int, set(_FAST_CELL_ROW.findall(block)))])
+    if _beyond_column(columns).search(block):
+        columns = max([columns, *map(column_number, set(_FAST_CELL_COLUMN.findall(block)))])
+    return rows, columns
+
+
+@functools.lru_cache(maxsize=64)
+def _beyond_row(row: int) -> re.Pattern[bytes]:
+    """A cell whose row number is higher than `row`."""
+    return re.compile(rb'<c r="[A-Za-z]+(?:' + _beyond(str(row), _DIGITS) + rb")(?!\d)")
+
+
+@functools.lru_cache(maxsize=64)
+def _beyond_column(column: int) -> re.Pattern[bytes]:
+    """A cell whose column is to the right of column number `column` (0: none)."""
+    pattern = rb'<c r="(?:' + _beyond(column_letters(column), _LETTERS) + rb")(?![A-Za-z])"
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_DIGITS = "0123456789"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _beyond(text: str, alphabet: str) -> bytes:
+    """The strings of `alphabet` that count higher than `text`: longer ones (a row
+    number with leading zeros too, to be safe), or as long and higher at the first
+    place they differ."""
+    every = f"[{alphabet[0]}-{alphabet[-1]}]"
+    higher = [f"{every}{{{len(text) + 1},}}"] + [
+        f"{text[:place]}[{alphabet[alphabet.index(symbol) + 1]}-{alphabet[-1]}]"
+        f"{every}{{{len(text) - place - 1}}}"
+        for place, symbol in enumerate(text)
+        if symbol != alphabet[-1]
+    ]
+    return "|".join(higher).encode()
+
+
+def column_letters(number: int) -> str:
+    """1 -> `A`, 16384 -> `XFD`; 0 -> ``."""
+    letters = ""
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = _LETTERS[remainder] + letters
+    return letters
 
 
 def _refuse_large_sheet(path: Path, rows: int, columns: int) -> None:
