@@ -392,10 +392,10 @@ class _Importer:
         read: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
         checked: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=1)
         answered: asyncio.Queue[stages.Batch | None] = asyncio.Queue(maxsize=stages.REORDER_SLICES)
-        under_way = asyncio.Event()  # the first leads have left: read on
         if self.poster is None:  # validate only: checked rows go straight to the results
             answered = checked
-            under_way.set()
+        # Sending: the rest of the file is read once the first leads have left.
+        under_way = asyncio.Event() if self.poster else None
         await stages.run_stages(
             stages.read(chunks, read, after_first=under_way),
             stages.check(

@@ -27,6 +27,7 @@ from importer.reading.guards import (
     ZIP_MAGIC,
     check_ole,
     check_zip,
+    column_letters,
     password_protected,
     workbook_stream,
 )
@@ -255,12 +256,7 @@ def _merged_note(
 
 def _cell_name(row: int, column: int) -> str:
     """(0, 0) -> `A1`."""
-    letters = ""
-    column += 1
-    while column:
-        column, remainder = divmod(column - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return f"{letters}{row + 1}"
+    return f"{column_letters(column + 1)}{row + 1}"
 
 
 def _cell_text(value: object) -> str:
